@@ -1,0 +1,132 @@
+"""A throw-away nbgrader course directory, and nbgrader's three steps run inside it.
+
+Every release and every graded submission gets a `Course` of its own in a temporary folder:
+
+    <root>/gradebook.db
+    <root>/source/<chapter>/<chapter>.ipynb          the solution notebook (a copy)
+    <root>/release/<chapter>/<chapter>.ipynb         `generate_assignment`
+    <root>/submitted/student/<chapter>/<chapter>.ipynb
+    <root>/autograded/student/<chapter>/<chapter>.ipynb   `autograde`
+    <root>/feedback/student/<chapter>/<chapter>.html      `generate_feedback`
+
+The assignment and the notebook are both named after the chapter; the student is always called
+`student` inside a course (the real name stays outside, so any folder name works). nbgrader runs
+in-process through its converters, as its own `NbGraderAPI` does; its log is captured, never
+printed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import nbgrader.api
+from nbformat import NotebookNode
+from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import capture_log, temp_attrs
+from traitlets.config import Config
+
+from . import notebooks
+
+STUDENT = "student"
+
+#: nbgrader's log goes here (and to `Course.log`), not to the terminal.
+LOG = logging.getLogger("autograder.nbgrader")
+LOG.propagate = False
+LOG.setLevel(logging.INFO)
+
+#: stderr outputs matching this are dropped before scoring: nbgrader gives 0 points to a test
+#: cell with any stderr output, and a harmless warning from a correct answer must not cost points.
+WARNING_PATTERN = r"Warning\b"
+
+
+# nbgrader runs `alembic heads` in a subprocess (0.3 to 3 s) for every new gradebook, to learn a
+# constant of the installed nbgrader: ask once per process.
+nbgrader.api.get_alembic_version = functools.cache(nbgrader.api.get_alembic_version)
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader step failed; the message names the exception that made it fail."""
+
+
+def _cause(log: str) -> str:
+    """The first exception line in nbgrader's log (nbgrader logs the traceback of the real
+    error, then raises a generic "Please see the above traceback")."""
+    causes = [line.strip() for line in log.splitlines()
+              if re.match(r"\s*[\w.]+(Error|Exception|Interrupt)\b", line)
+              and "Please see the" not in line]
+    return causes[0] if causes else "unknown error (see the log)"
+
+
+class Course:
+    """An nbgrader course in the folder `root` (which must exist), with a per-cell execution
+    `timeout` in seconds for `autograde`."""
+
+    def __init__(self, root: str | Path, timeout: int | None = None):
+        self.root = Path(root)
+        self.config = Config()
+        self.config.CourseDirectory.root = str(self.root)
+        self.config.Execute.timeout = timeout
+        self.config.IgnorePattern.enabled = True
+        self.config.IgnorePattern.pattern = WARNING_PATTERN
+        # Quiet kernels: ipykernel warns on stderr about unencrypted TCP at every start.
+        self.config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+        self.coursedir = CourseDirectory(config=self.config)
+        self.log = ""
+
+    def path(self, step: str, chapter: str, extension: str = ".ipynb") -> Path:
+        """The notebook of `chapter` in the folder of nbgrader's `step` (source, release, ...)."""
+        student = () if step in ("source", "release") else (STUDENT,)
+        return self.root.joinpath(step, *student, chapter, chapter + extension)
+
+    def _run(self, converter: type, chapter: str, student: str) -> None:
+        # nbgrader's Gradebook runs the `alembic` script found on PATH when it creates a database.
+        path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+        with temp_attrs(self.coursedir, assignment_id=chapter, student_id=student), \
+                notebooks.environment(PATH=path), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy warnings
+            app = converter(coursedir=self.coursedir, config=self.config, log=LOG)
+            app.force = True
+            result = capture_log(app)
+        log = result.get("log", "") + result.get("error", "")
+        self.log += log
+        if not result["success"]:
+            raise NbgraderError(f"nbgrader {converter.__name__}: {_cause(log)}")
+
+    def generate_assignment(self, solution: str | Path) -> NotebookNode:
+        """Copies the source notebook `solution` in, records it in the gradebook and returns the
+        student version that `nbgrader generate_assignment` writes."""
+        chapter = Path(solution).stem
+        self.path("source", chapter).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(solution, self.path("source", chapter))
+        self._run(GenerateAssignment, chapter, ".")
+        return notebooks.read(self.path("release", chapter))
+
+    def autograde(self, chapter: str, submission: str | Path) -> NotebookNode:
+        """Autogrades the notebook file `submission` for `chapter` (after `generate_assignment`)
+        and returns the executed notebook. Kernels inherit this process's environment."""
+        target = self.path("submitted", chapter)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(submission, target)
+        self._run(Autograde, chapter, STUDENT)
+        return notebooks.read(self.path("autograded", chapter))
+
+    def generate_feedback(self, chapter: str) -> Path:
+        """Writes the feedback HTML of the autograded `chapter` and returns its path."""
+        self._run(GenerateFeedback, chapter, STUDENT)
+        return self.path("feedback", chapter, ".html")
+
+    def scores(self, chapter: str) -> dict[str, tuple[float | None, float]]:
+        """`{grade_id: (auto_score, max_score)}` of the autograded submission, from the gradebook.
+        `auto_score` is None for a written answer that waits for a human grader."""
+        with Gradebook(self.coursedir.db_url) as gradebook:
+            submission = gradebook.find_submission_notebook(chapter, chapter, STUDENT)
+            return {grade.name: (grade.auto_score, grade.max_score) for grade in submission.grades}

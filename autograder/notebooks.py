@@ -1,0 +1,137 @@
+"""Notebook helpers shared by the commands.
+
+- `read` / `canonical` / `write`: notebooks on disk, written byte-for-byte reproducibly;
+- `student_view`: nbgrader's own preprocessors that turn a source notebook into what a student
+  sees (stubs instead of solutions, no hidden tests), outputs untouched;
+- `leaked_lines`: the safety net that checks that no line of a solution or of a hidden test
+  survived in a student view;
+- `environment`: sets the environment that the kernels started inside it inherit (fast mode).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import nbformat
+from nbformat import NotebookNode
+from nbgrader import utils as nbgrader_utils
+from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
+
+#: Metadata that changes when a notebook is merely re-run or re-opened, not when it is edited.
+VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled")
+VOLATILE_NOTEBOOK_METADATA = ("widgets",)
+
+#: nbgrader's delimiters of the regions that a student never sees.
+SECRET_REGIONS = (
+    ("BEGIN SOLUTION", "END SOLUTION"),
+    ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"),
+    ("BEGIN MARK SCHEME", "END MARK SCHEME"),
+)
+
+
+def read(path: str | os.PathLike) -> NotebookNode:
+    """Reads a notebook as nbformat 4."""
+    return nbformat.read(os.fspath(path), as_version=4)
+
+
+def canonical(nb: NotebookNode) -> bytes:
+    """The notebook as Jupyter writes it (sorted keys, 1-space indent, trailing newline), less
+    the volatile metadata (timings, widget state, the Python patch version)."""
+    nb = copy.deepcopy(nb)
+    for key in VOLATILE_NOTEBOOK_METADATA:
+        nb.metadata.pop(key, None)
+    nb.metadata.get("language_info", {}).pop("version", None)
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+    return (nbformat.writes(nb) + "\n").encode("utf-8")
+
+
+def write(nb: NotebookNode, path: str | os.PathLike) -> None:
+    """Writes `canonical(nb)` to `path`, creating its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(canonical(nb))
+
+
+def student_view(nb: NotebookNode) -> NotebookNode:
+    """A copy of the source notebook `nb` as students see it: solution regions replaced by
+    nbgrader's stubs (``# YOUR CODE HERE`` / ``raise NotImplementedError()``, ``YOUR ANSWER HERE``),
+    hidden tests and mark schemes removed. Outputs are kept (`nbgrader generate_assignment`
+    clears them too; the book does not)."""
+    nb = copy.deepcopy(nb)
+    resources: dict = {}
+    for preprocessor in (ClearSolutions(), ClearHiddenTests(), ClearMarkScheme()):
+        nb, resources = preprocessor.preprocess(nb, resources)
+    return nb
+
+
+def _lines(cell: NotebookNode) -> Iterator[tuple[str, bool]]:
+    """Yields `(line, secret)` for the lines of a source cell; the delimiter lines are skipped.
+    A solution cell without delimiters (a written answer) is secret as a whole."""
+    whole = nbgrader_utils.is_solution(cell) and not any(
+        begin in cell.source for begin, _ in SECRET_REGIONS)
+    end = None
+    for line in cell.source.splitlines():
+        if end is None:
+            end = next((e for b, e in SECRET_REGIONS if b in line), None)
+            if end is None:
+                yield line, whole
+        elif end in line:
+            end = None
+        else:
+            yield line, True
+
+
+def leaked_lines(source: NotebookNode, view: NotebookNode) -> list[str]:
+    """The lines of `source`'s solutions and hidden tests that appear in the cells of `view`
+    (stripped; lines that also appear outside the secret regions of `source` do not count)."""
+    secret, public = set(), {""}
+    for cell in source.cells:
+        for line, is_secret in _lines(cell):
+            (secret if is_secret else public).add(line.strip())
+    shown = {line.strip() for cell in view.cells for line in cell.source.splitlines()}
+    return sorted(shown & (secret - public))
+
+
+def check_no_leaks(source: NotebookNode, view: NotebookNode, name: str) -> None:
+    """Raises `RuntimeError` naming the lines when `leaked_lines` finds any."""
+    leaked = leaked_lines(source, view)
+    if leaked:
+        raise RuntimeError(f"{name}: the student view still shows solution or hidden-test "
+                           f"lines: {leaked}")
+
+
+@contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """Sets (a string) or unsets (None) environment variables inside the block and restores
+    them after it. Kernels started inside inherit them: this is how fast mode reaches them."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def fast_mode_env(fast: bool) -> dict[str, str | None]:
+    """The environment for a kernel in fast mode (`VAELAB_FAST=1`) or in full mode (neither
+    `VAELAB_FAST` nor `NBGRADER_EXECUTION` set)."""
+    return {"VAELAB_FAST": "1"} if fast else {"VAELAB_FAST": None, "NBGRADER_EXECUTION": None}
+
+
+def chapter_sources(solutions: str | os.PathLike) -> dict[str, Path]:
+    """`{chapter name: path}` for the source notebooks `solutions/NN_name.ipynb`, sorted."""
+    return {path.stem: path for path in sorted(Path(solutions).glob("*.ipynb"))}
