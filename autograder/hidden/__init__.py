@@ -8,7 +8,6 @@ Each test checks the answer against ``vaelab``'s reference on many inputs throug
 
 from __future__ import annotations
 
-import contextlib
 from typing import Callable
 
 from vaelab.checks import CheckFailed, calls_reference
@@ -21,21 +20,3 @@ def refuse_reference(student: Callable, name: str, reference: Callable, *args, *
             f"{name} calls vaelab's reference implementation ({reference.__module__}.{reference.__name__}). "
             "The exercise is to write it yourself, so this answer earns no points for this function."
         )
-
-
-@contextlib.contextmanager
-def substituted(fn: Callable, **replacements):
-    """Temporarily replace globals of ``fn``'s module (the notebook) with the given functions.
-
-    Used so that an exercise that builds on earlier ones is graded on its own: a mistake in
-    ``kl_normal`` costs ``kl_normal``'s points, not ``negative_elbo_bound``'s too.
-    """
-    g = fn.__globals__
-    missing = object()
-    saved = {k: g.get(k, missing) for k in replacements if k in g}
-    g.update({k: v for k, v in replacements.items() if k in g})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            g[k] = v

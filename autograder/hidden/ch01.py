@@ -10,14 +10,16 @@ from vaelab import distributions as ref
 from vaelab import objectives
 from vaelab.checks import (
     MISTAKES,
+    REFERENCE_HELPERS,
     Case,
     check_against_reference,
     check_sample_gaussian_statistics,
     check_vae_negative_elbo_bound,
+    substituted,
 )
 from vaelab.models import VAE
 
-from . import refuse_reference, substituted
+from . import refuse_reference
 
 
 def _g(seed):
@@ -107,13 +109,7 @@ def test_negative_elbo_bound(negative_elbo_bound):
         x = torch.bernoulli(torch.full((80, 30), 0.3), generator=_g(3))
         refuse_reference(negative_elbo_bound, "negative_elbo_bound", objectives.vae_negative_elbo_bound, model, x)
         # Graded on its own: the notebook's helpers are replaced by the references while it runs.
-        with substituted(
-            negative_elbo_bound,
-            sample_gaussian=ref.sample_gaussian,
-            log_normal=ref.log_normal,
-            kl_normal=ref.kl_normal,
-            log_bernoulli_with_logits=ref.log_bernoulli_with_logits,
-        ):
+        with substituted(negative_elbo_bound, **REFERENCE_HELPERS):
             check_vae_negative_elbo_bound(negative_elbo_bound, model=model, x=x, betas=(1.0, 0.5, 4.0), n_calls=40)
             big = VAE()  # the chapter's model: 784 pixels, z = 10
             xb = torch.bernoulli(torch.full((32, 784), 0.2), generator=_g(4))

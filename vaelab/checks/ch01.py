@@ -1,217 +1,44 @@
-"""Checks of a student's implementation against the reference, with feedback that teaches.
+"""Chapter 1 (VAE): the known mistakes and the visible checks of its five exercises.
 
-One mechanism serves the visible checks in the notebooks (a few cases, run by the student) and the
-hidden tests of the autograder (many cases: shapes, broadcasting, float64, extreme values,
-gradients): :func:`check_against_reference`. When an output is wrong it is compared with a
-catalogue of *known mistakes* (:data:`MISTAKES`), so that the message names the likely mistake
-("off by a factor of 2: the 1/2 is missing") rather than only saying that two numbers differ.
-
-Stochastic exercises (``sample_gaussian``, ``negative_elbo_bound``) are checked statistically or in
-a deterministic limit, never by matching one random stream, so any valid use of the random number
-generator passes.
-
-Every check raises :class:`CheckFailed` (an ``AssertionError``) with the message, and returns the
-number of cases that passed.
+``check_*`` functions are what the notebook's check cells call; the hidden tests of
+``autograder.hidden.ch01`` run the same checks on many more inputs.
 """
 
 from __future__ import annotations
 
 import math
-import sys
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
-from . import distributions as ref
-from . import objectives
+from .. import distributions as ref
+from .. import objectives
+from . import (
+    MISTAKES,
+    NEAR_MISS_HINTS,
+    Case,
+    CheckFailed,
+    Mistake,
+    _call,
+    _g,
+    _pos,
+    _randn,
+    _report,
+    _scalar,
+    check_against_reference,
+    check_on_its_own,
+)
 
 __all__ = [
-    "CheckFailed",
-    "Case",
-    "Mistake",
-    "MISTAKES",
-    "check_against_reference",
-    "calls_reference",
     "check_sample_gaussian",
     "check_log_normal",
     "check_kl_normal",
     "check_log_bernoulli_with_logits",
     "check_negative_elbo_bound",
+    "check_sample_gaussian_statistics",
+    "check_vae_negative_elbo_bound",
+    "TinyVariance",
 ]
-
-
-class CheckFailed(AssertionError):
-    """A check found a wrong answer; the message says what and, where it can, why."""
-
-
-@dataclass
-class Case:
-    """Inputs for one comparison: ``args`` are passed positionally to both implementations."""
-
-    description: str
-    args: tuple
-    grad: bool = True  # also compare gradients with respect to the floating-point tensor arguments
-
-
-@dataclass
-class Mistake:
-    """A known wrong implementation and the message that names it."""
-
-    message: str
-    impl: Callable
-
-
-def _tol(t: torch.Tensor) -> tuple[float, float]:
-    return (1e-4, 1e-4) if t.dtype == torch.float32 else (1e-7, 1e-7)
-
-
-def _close(got: Any, expected: torch.Tensor, scale: float = 1.0) -> bool:
-    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-        return False
-    rtol, atol = _tol(expected)
-    got64, exp64 = got.detach().double(), expected.detach().double()
-    same_inf = torch.isinf(exp64) & (got64 == exp64)
-    ok = torch.isclose(got64, exp64, rtol=rtol * scale, atol=atol * scale) | same_inf
-    return bool(ok.all())
-
-
-def _describe(args: tuple) -> str:
-    parts = []
-    for a in args:
-        if isinstance(a, torch.Tensor):
-            parts.append(f"tensor{tuple(a.shape)} {str(a.dtype).replace('torch.', '')}")
-        else:
-            parts.append(repr(a))
-    return "(" + ", ".join(parts) + ")"
-
-
-def _call(fn: Callable, name: str, args: tuple):
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code.") from None
-    except CheckFailed:
-        raise
-    except Exception as exc:  # the student's code raised: report it as feedback, with the inputs
-        raise CheckFailed(f"{name}{_describe(args)} raised {type(exc).__name__}: {exc}") from exc
-
-
-def _diagnose(name: str, got: Any, expected: torch.Tensor, case: Case, mistakes: Iterable[Mistake]) -> str:
-    for mistake in mistakes:
-        try:
-            wrong = mistake.impl(*case.args)
-        except Exception:
-            continue
-        if _close(got, wrong) and not _close(wrong, expected):
-            return f"{name} on {case.description}: {mistake.message}"
-    if not isinstance(got, torch.Tensor):
-        return f"{name} on {case.description} returned {type(got).__name__}, expected a torch.Tensor of shape {tuple(expected.shape)}."
-    if got.shape != expected.shape:
-        hint = ""
-        if got.dim() == expected.dim() + 1:
-            hint = " Did you forget to sum over the last dimension?"
-        elif got.dim() == 0 and expected.dim() > 0:
-            hint = " Did you sum or average over the batch too? Keep the batch dimensions."
-        return f"{name} on {case.description} returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}.{hint}"
-    if not torch.isfinite(got).all() and torch.isfinite(expected).all():
-        return (
-            f"{name} on {case.description} returned inf or nan where the answer is finite: the computation is "
-            "numerically unstable (avoid log(sigmoid(.)), log(sum(exp(.))) and clamping; use logsumexp, softplus "
-            "or binary_cross_entropy_with_logits)."
-        )
-    err = (got.detach().double() - expected.detach().double()).abs().max().item()
-    ratio = ""
-    g, e = got.detach().double().flatten(), expected.detach().double().flatten()
-    if (e.abs() > 1e-6).all():
-        r = g / e
-        if torch.allclose(r, r[0].expand_as(r), rtol=1e-3) and abs(r[0].item() - 1) > 1e-3:
-            ratio = f" Every value is {r[0].item():.4g} times the expected one: look for a missing or extra constant factor."
-    near = ""
-    rel = err / (expected.detach().double().abs().max().item() + 1e-12)
-    if not ratio and rel < 1e-2 and name in NEAR_MISS_HINTS:
-        near = " " + NEAR_MISS_HINTS[name]
-    return f"{name} on {case.description}: values differ from the expected ones (largest difference {err:.3g}).{ratio}{near}"
-
-
-def check_against_reference(
-    student: Callable,
-    name: str,
-    reference: Callable,
-    cases: Iterable[Case],
-    mistakes: Iterable[Mistake] = (),
-    verbose: bool = False,
-) -> int:
-    """Compare ``student`` with ``reference`` on every case: type, shape, values, and gradients.
-
-    Raises :class:`CheckFailed` with a message naming the likely mistake; returns the number of cases.
-    """
-    mistakes = list(mistakes)
-    n = 0
-    for case in cases:
-        args = tuple(a.detach().clone().requires_grad_(case.grad and a.is_floating_point()) if isinstance(a, torch.Tensor) else a for a in case.args)
-        case = Case(case.description, args, case.grad)
-        expected = reference(*args)
-        got = _call(student, name, args)
-        if not _close(got, expected):
-            raise CheckFailed(_diagnose(name, got, expected, case, mistakes))
-        if case.grad:
-            _check_gradients(name, got, expected, case)
-        n += 1
-        if verbose:
-            print(f"  ok  {name} on {case.description}")
-    return n
-
-
-def _check_gradients(name: str, got: torch.Tensor, expected: torch.Tensor, case: Case) -> None:
-    inputs = [a for a in case.args if isinstance(a, torch.Tensor) and a.requires_grad]
-    if not inputs:
-        return
-    if not got.requires_grad:
-        raise CheckFailed(
-            f"{name} on {case.description}: the output does not depend on the inputs through autograd "
-            "(no gradient). Avoid .detach(), .item(), numpy and torch.no_grad() inside the function."
-        )
-    weights = torch.linspace(0.5, 1.5, expected.numel(), dtype=expected.dtype).reshape(expected.shape)
-    finite = torch.isfinite(expected)
-    g_exp = torch.autograd.grad((expected * weights)[finite].sum(), inputs, allow_unused=True, retain_graph=True)
-    g_got = torch.autograd.grad((got * weights)[finite].sum(), inputs, allow_unused=True, retain_graph=True)
-    for i, (ge, gg) in enumerate(zip(g_exp, g_got)):
-        ge = torch.zeros_like(inputs[i]) if ge is None else ge
-        gg = torch.zeros_like(inputs[i]) if gg is None else gg
-        if not _close(gg, ge, scale=10.0):
-            raise CheckFailed(
-                f"{name} on {case.description}: the values are right but the gradient with respect to argument "
-                f"{i + 1} is wrong or not finite (largest difference {(gg - ge).abs().max().item():.3g}). "
-                "An unstable formula (clamping, log of a sigmoid) often shows up here first."
-            )
-
-
-def calls_reference(student: Callable, reference: Callable, *args, **kwargs) -> bool:
-    """Whether calling ``student(*args, **kwargs)`` runs ``reference``'s code, however it was imported.
-
-    Uses a profile hook on the code object, so aliases (``from vaelab.distributions import kl_normal
-    as k``), modules reached through attributes and wrappers are all caught.
-    """
-    target = reference.__code__
-    found = False
-
-    def hook(frame, event, arg):
-        nonlocal found
-        if event == "call" and frame.f_code is target:
-            found = True
-
-    old = sys.getprofile()
-    sys.setprofile(hook)
-    try:
-        student(*args, **kwargs)
-    except Exception:
-        pass
-    finally:
-        sys.setprofile(old)
-    return found
-
 
 # --------------------------------------------------------------------------------------------------
 # The catalogue of known mistakes, shared by the visible checks, the hidden tests and their tests.
@@ -225,17 +52,16 @@ def _log_normal_logvar(x, m, v):  # v read as a log-variance
     return ref.log_normal(x, m, v.exp())
 
 
-#: Appended to a "values differ" message when the error is small relative to the values.
-NEAR_MISS_HINTS: dict[str, str] = {
+NEAR_MISS_HINTS.update({
     "log_bernoulli_with_logits": (
         "Small differences like this come from an epsilon or a clamp inside a log: compute the log-probability "
         "from the logits directly (F.binary_cross_entropy_with_logits or F.logsigmoid)."
     ),
     "log_normal": "Small differences like this come from an epsilon added to v or an approximate constant for log(2π).",
     "kl_normal": "Small differences like this come from an epsilon added to a variance or inside a log.",
-}
+})
 
-MISTAKES: dict[str, list[Mistake]] = {
+MISTAKES.update({
     "log_normal": [
         Mistake("the result is off by a factor of 2: the -1/2 in front of the sum is missing or doubled.", lambda x, m, v: 2 * ref.log_normal(x, m, v)),
         Mistake("the log(2π) term is missing: the density must be normalised.", lambda x, m, v: ref.log_normal(x, m, v) + 0.5 * math.log(2 * math.pi) * x.shape[-1]),
@@ -266,7 +92,7 @@ MISTAKES: dict[str, list[Mistake]] = {
         Mistake("the result is averaged over pixels instead of summed over the last dimension.", lambda x, l: ref.log_bernoulli_with_logits(x, l) / x.shape[-1]),
         Mistake("x and the logits are swapped.", lambda x, l: ref.log_bernoulli_with_logits(torch.sigmoid(l), x)),
     ],
-}
+})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -334,22 +160,6 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
 # Visible checks, one per exercise of Chapter 1: a few cases each, friendly output.
 # --------------------------------------------------------------------------------------------------
 
-def _g(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(*shape, seed=0, dtype=torch.float32):
-    return torch.randn(*shape, generator=_g(seed), dtype=dtype)
-
-
-def _pos(*shape, seed=0, dtype=torch.float32):
-    return F.softplus(_randn(*shape, seed=seed, dtype=dtype)) + 0.1
-
-
-def _report(name: str, n: int) -> None:
-    print(f"✓ {name}: {n} check{'s' if n != 1 else ''} passed")
-
-
 def check_sample_gaussian(sample_gaussian: Callable) -> None:
     """Visible check: moments, the zero-variance limit, gradients, broadcasting."""
     _report("sample_gaussian", check_sample_gaussian_statistics(sample_gaussian, n=50_000))
@@ -414,10 +224,6 @@ class TinyVariance(torch.nn.Module):
         return self.model.log_prior(z)
 
 
-def _scalar(t: Any) -> bool:
-    return isinstance(t, torch.Tensor) and t.dim() == 0
-
-
 def check_vae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x=None, betas=(1.0, 3.0), n_calls: int = 30) -> int:
     """Check ``negative_elbo_bound(model, x, beta) -> (nelbo, kl, rec)`` of the VAE.
 
@@ -428,7 +234,7 @@ def check_vae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x=N
       (within six standard errors);
     * gradients reach the encoder and the decoder.
     """
-    from .models import VAE
+    from ..models import VAE
 
     name = "negative_elbo_bound"
     if model is None:
@@ -515,5 +321,6 @@ def check_vae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x=N
 
 
 def check_negative_elbo_bound(negative_elbo_bound: Callable) -> None:
-    """Visible check of the VAE's ``negative_elbo_bound``."""
-    _report("negative_elbo_bound", check_vae_negative_elbo_bound(negative_elbo_bound, betas=(1.0, 2.0), n_calls=20))
+    """Visible check of the VAE's ``negative_elbo_bound`` (on its own: see :func:`check_on_its_own`)."""
+    n = check_on_its_own(lambda: check_vae_negative_elbo_bound(negative_elbo_bound, betas=(1.0, 2.0), n_calls=20), negative_elbo_bound, "negative_elbo_bound")
+    _report("negative_elbo_bound", n)

@@ -1,0 +1,32 @@
+"""The results page shows the numbers that the benchmark scripts measured (benchmarks/results/*.json)."""
+
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_every_measured_number_is_on_the_results_page():
+    page = (REPO / "book" / "results.md").read_text(encoding="utf-8")
+    results = sorted((REPO / "benchmarks" / "results").glob("*.json"))
+    assert results, "no measured results in benchmarks/results/"
+    for path in results:
+        measured = json.loads(path.read_text())
+        for test_set, values in measured["results"].items():
+            row = next((line for line in page.splitlines() if line.startswith("|") and _short(test_set) in line
+                        and _chapter_section(page, line, measured["chapter"])), None)
+            assert row is not None, f"{path.name}: no row for {test_set!r} in book/results.md"
+            for key in ("nelbo", "niwae", "kl", "rec", "accuracy"):
+                if key in values:
+                    assert f"{values[key]:.1f}" in row, f"{path.name}: {key} {values[key]:.1f} is not in the row {row!r}"
+
+
+def _short(test_set: str) -> str:
+    return "embedded MNIST test split" if test_set.startswith("embedded") else "real MNIST test set"
+
+
+def _chapter_section(page: str, line: str, chapter: str) -> bool:
+    """The row lies in the section of `chapter` (headings '## Chapter N')."""
+    number = str(int(chapter.split("_")[0]))
+    section = page[: page.index(line)].rsplit("\n## ", 1)[-1]
+    return section.startswith(f"Chapter {number}")

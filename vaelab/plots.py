@@ -1,0 +1,335 @@
+"""Figures for the chapters: image grids, samples, reconstructions, loss curves, latent spaces.
+
+Every function returns a ``matplotlib.figure.Figure`` built without ``pyplot``: nothing is shown,
+no global figure list grows, and it works with any backend (Agg included). In Jupyter the returned
+figure displays as the cell's value; elsewhere save it with ``fig.savefig("file.png")``.
+
+Shapes use the course alphabet: N images, D data, Z latent, Y classes. Images may be given as
+``(N, 784)`` gray digits, ``(N, 3072)`` colour images flattened channel-major (3, 32, 32), or
+``(N, C, H, W)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+__all__ = [
+    "image_grid",
+    "grid_array",
+    "plot_samples",
+    "plot_reconstructions",
+    "plot_loss_curves",
+    "plot_latent_2d",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------------------------
+
+
+def _as_nchw(images, image_shape: Sequence[int] | None = None) -> np.ndarray:
+    """Images as a float ``(N, C, H, W)`` numpy array, guessing the shape of flat rows.
+
+    A flat ``D`` is gray ``(1, s, s)`` when ``D = s^2`` and colour ``(3, s, s)`` when ``D = 3 s^2``.
+    """
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 1:
+        images = images[None]
+    if image_shape is not None:
+        return images.reshape(len(images), *image_shape)
+    if images.ndim == 4:
+        return images
+    if images.ndim == 3:  # (N, H, W) gray
+        return images[:, None]
+    if images.ndim != 2:
+        raise ValueError(f"images must be (N, D), (N, H, W) or (N, C, H, W), got shape {images.shape}")
+    d = images.shape[1]
+    for channels in (1, 3):
+        side = math.isqrt(d // channels)
+        if channels * side * side == d:
+            return images.reshape(len(images), channels, side, side)
+    raise ValueError(f"cannot guess the image shape of {d} values; pass image_shape=(C, H, W)")
+
+
+def grid_array(images, nrow: int = 10, pad: int = 2, pad_value: float = 1.0, image_shape=None) -> np.ndarray:
+    """Tile images into one array: ``(rows * (H + pad) + pad, nrow * (W + pad) + pad[, 3])``.
+
+    Args:
+        images: ``(N, D)``, ``(N, H, W)`` or ``(N, C, H, W)`` with values in [0, 1].
+        nrow: images per row.
+        pad: pixels between images, filled with ``pad_value``.
+
+    Returns:
+        A 2-D array for gray images, ``(..., 3)`` for colour ones, clipped to [0, 1].
+    """
+    x = np.clip(_as_nchw(images, image_shape), 0.0, 1.0)
+    n, c, h, w = x.shape
+    nrow = max(1, min(nrow, n))
+    rows = math.ceil(n / nrow)
+    grid = np.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), pad_value, dtype=np.float32)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[:, top : top + h, left : left + w] = x[i]
+    return grid[0] if c == 1 else grid.transpose(1, 2, 0)
+
+
+def image_grid(
+    images,
+    nrow: int = 10,
+    title: str | None = None,
+    image_shape: Sequence[int] | None = None,
+    pad: int = 2,
+    scale: float = 0.6,
+    ax=None,
+) -> Figure:
+    """A figure of images in a grid, ``nrow`` per row.
+
+    Args:
+        images: ``(N, 784)`` gray, ``(N, 3072)`` colour (channel-major), ``(N, H, W)`` or
+            ``(N, C, H, W)``; tensors or arrays with values in [0, 1].
+        nrow: images per row.
+        title: optional title.
+        image_shape: ``(C, H, W)`` when it cannot be guessed from ``D``.
+        pad: pixels between images.
+        scale: inches per image.
+        ax: draw into this matplotlib axes instead of a new figure.
+
+    Returns:
+        The figure (``ax.figure`` when ``ax`` is given).
+    """
+    grid = grid_array(images, nrow=nrow, pad=pad, image_shape=image_shape)
+    created = ax is None
+    if created:
+        n_images = len(_as_nchw(images, image_shape))
+        rows, cols = math.ceil(n_images / max(1, min(nrow, n_images))), max(1, min(nrow, n_images))
+        fig = Figure(figsize=(max(2.0, cols * scale), max(1.0, rows * scale) + (0.4 if title else 0.0)))
+        ax = fig.add_subplot(1, 1, 1)
+    else:
+        fig = ax.figure
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    if created:
+        fig.tight_layout(pad=0.3)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+
+def _is_gaussian(model) -> bool:
+    """Gaussian likelihood (FSVAE: the decoder returns means) rather than Bernoulli logits."""
+    return hasattr(model, "x_var")
+
+
+def _labels_for(model, n: int, device) -> torch.Tensor | None:
+    """One-hot labels cycling through the classes for conditional models, else None."""
+    y_dim = getattr(model, "y_dim", None)
+    if not y_dim:
+        return None
+    return torch.nn.functional.one_hot(torch.arange(n, device=device) % y_dim, y_dim).float()
+
+
+def _decode_mean(model, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``p(x | z[, y])``: ``sigmoid(logits)`` for Bernoulli decoders, the clipped mean otherwise."""
+    out = model.decode(z) if y is None else model.decode(z, y)
+    return out.clamp(0, 1) if _is_gaussian(model) else torch.sigmoid(out)
+
+
+def _image_shape(model):
+    shape = getattr(model, "image_shape", None)
+    return tuple(shape) if shape is not None else None
+
+
+def _device(model) -> torch.device:
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+class _EvalMode:
+    """``with _EvalMode(model):`` eval mode and no gradients, the previous mode restored after."""
+
+    def __init__(self, model):
+        self.model, self.was_training = model, model.training
+        self.no_grad = torch.no_grad()
+
+    def __enter__(self):
+        self.model.eval()
+        self.no_grad.__enter__()
+
+    def __exit__(self, *exc):
+        self.no_grad.__exit__(*exc)
+        self.model.train(self.was_training)
+
+
+def plot_samples(model, n: int = 100, generator: torch.Generator | None = None, nrow: int = 10,
+                 title: str | None = "Samples") -> Figure:
+    """``n`` images decoded from prior samples ``z ~ p(z)``: the means of ``p(x | z)``.
+
+    Shows ``sigmoid(logits)`` for Bernoulli decoders (not binary draws, which look noisy) and the
+    clipped mean for the FSVAE. Conditional models get labels ``0, 1, ..., Y-1, 0, ...`` in
+    reading order, so with ``nrow = Y`` each column is one class.
+
+    Args:
+        model: a vaelab model (``sample_z`` and ``decode``).
+        n: number of samples.
+        generator: a ``torch.Generator`` on the model's device for repeatable samples; None uses
+            the global generator.
+    """
+    device = _device(model)
+    with _EvalMode(model):
+        z = model.sample_z(n, generator=generator)
+        x = _decode_mean(model, z, _labels_for(model, n, device))
+    return image_grid(x, nrow=nrow, title=title, image_shape=_image_shape(model))
+
+
+def plot_reconstructions(model, x: torch.Tensor, n: int = 10, y: torch.Tensor | None = None,
+                         title: str | None = "Inputs (top) and reconstructions (bottom)") -> Figure:
+    """The first ``n`` inputs in the top row, their reconstructions below.
+
+    The reconstruction decodes the posterior mean: ``x -> m = E_q[z | x] -> mean of p(x | m)``,
+    deterministic, so the figure does not change between calls.
+
+    Args:
+        model: a vaelab model.
+        x: ``(N, D)`` images in [0, 1] (``N >= n``).
+        y: ``(N,)`` labels or ``(N, Y)`` one-hot, for conditional models; the SSVAE falls back to
+            its classifier's guess when None.
+    """
+    device = _device(model)
+    x = torch.as_tensor(x, dtype=torch.float32)[:n].to(device)
+    with _EvalMode(model):
+        if getattr(model, "y_dim", None):
+            if y is None:
+                if not hasattr(model, "classify"):
+                    raise ValueError("this model is conditional: pass the labels y")
+                y = model.classify(x).argmax(-1)
+            y = torch.as_tensor(y)[:n].to(device)
+            if y.ndim == 1:
+                y = torch.nn.functional.one_hot(y.long(), model.y_dim).float()
+            m, _ = model.encode(x, y)
+        else:
+            y = None
+            m, _ = model.encode(x)
+        recon = _decode_mean(model, m, y)
+    both = torch.cat([x, recon.reshape(x.shape)])
+    return image_grid(both, nrow=len(x), title=title, image_shape=_image_shape(model))
+
+
+def _named_histories(histories) -> list[tuple[str, object]]:
+    if hasattr(histories, "records"):
+        return [("", histories)]
+    if isinstance(histories, dict):
+        return list(histories.items())
+    return [(str(label), h) for label, h in histories]
+
+
+def plot_loss_curves(histories, keys: Iterable[str] | None = None, logy: bool = False,
+                     title: str | None = None) -> Figure:
+    """Training curves: one panel per quantity, one line per history.
+
+    Args:
+        histories: a :class:`vaelab.train.History`, a list of ``(label, history)`` pairs, or a
+            dict ``{label: history}``.
+        keys: quantities to plot; default: ``loss`` and every metric of the first history
+            (a metric identical to the loss, like the VAE's ``nelbo``, is skipped).
+        logy: logarithmic y axes.
+    """
+    named = _named_histories(histories)
+    if not named:
+        raise ValueError("no history to plot")
+    if keys is None:
+        first = named[0][1]
+        keys = [k for k in first.keys() if k not in ("step", "time")]
+        keys = [k for k in keys if k == "loss" or first[k] != first["loss"]] if "loss" in keys else keys
+    keys = list(keys)
+    fig = Figure(figsize=(3.6 * len(keys), 3.0))
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, key in zip(axes, keys):
+        for label, history in named:
+            if key in history.keys():
+                ax.plot(history["step"], history[key], label=label or None)
+        ax.set_xlabel("step")
+        ax.set_title(key)
+        if logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        if any(label for label, _ in named):
+            ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_2d(model, x: torch.Tensor, y: torch.Tensor, max_points: int = 2000,
+                   title: str | None = None) -> Figure:
+    """Encoder means of ``x`` in the plane, coloured by digit.
+
+    With ``Z > 2`` the means are projected on their first two principal components (PCA through
+    ``torch.linalg.svd`` of the centred means); ``Z = 1`` is drawn against zero.
+
+    Args:
+        model: a vaelab model (conditional encoders get the one-hot ``y``).
+        x: ``(N, D)`` images in [0, 1].
+        y: ``(N,)`` integer labels.
+        max_points: plot at most the first ``max_points`` images.
+    """
+    device = _device(model)
+    x = torch.as_tensor(x, dtype=torch.float32)[:max_points].to(device)
+    y = torch.as_tensor(y)[:max_points].long()
+    with _EvalMode(model):
+        if getattr(model, "y_dim", None):
+            m, _ = model.encode(x, torch.nn.functional.one_hot(y.to(device), model.y_dim).float())
+        else:
+            m, _ = model.encode(x)
+    m = m.double().cpu()
+    z_dim = m.shape[1]
+    if z_dim > 2:
+        centred = m - m.mean(0, keepdim=True)
+        _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+        points = centred @ vh[:2].T
+        explained = (s[:2] ** 2).sum() / (s**2).sum()
+        xlabel, ylabel = "PC 1", "PC 2"
+        default_title = f"Latent means (PCA of Z={z_dim}, {100 * explained:.0f}% var.)"
+    elif z_dim == 2:
+        points, xlabel, ylabel, default_title = m, "z1", "z2", "Latent means"
+    else:
+        points = torch.cat([m, torch.zeros_like(m)], 1)
+        xlabel, ylabel, default_title = "z1", "", "Latent means"
+    points = points.numpy()
+    labels = y.numpy()
+
+    fig = Figure(figsize=(5.2, 4.4))
+    ax = fig.add_subplot(1, 1, 1)
+    classes = np.unique(labels)
+    cmap = _colormap("tab10" if len(classes) <= 10 else "viridis")
+    for i, label in enumerate(classes):
+        keep = labels == label
+        color = cmap(i % 10) if len(classes) <= 10 else cmap(i / max(1, len(classes) - 1))
+        ax.scatter(points[keep, 0], points[keep, 1], s=6, alpha=0.7, color=color, label=str(label))
+    ax.legend(title="digit", markerscale=2.5, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title if title is not None else default_title)
+    fig.tight_layout()
+    return fig
+
+
+def _colormap(name: str):
+    import matplotlib
+
+    return matplotlib.colormaps[name]
