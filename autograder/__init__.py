@@ -9,15 +9,40 @@ Commands (run with the course's virtualenv: kernels are started with this Python
         --check writes nothing and exits 1 naming the notebooks that differ from a fresh release.
         solutions/ is never modified.
 
-    grade SUBMISSIONS --out DIR [--timeout SECONDS] [--solutions DIR]
-        Autograde every SUBMISSIONS/<student>/<chapter>.ipynb (SUBMISSIONS may be a .zip), each
-        in a temporary nbgrader course of its own, in fast mode, with a per-cell time limit
-        (default 180 s), then generate nbgrader's HTML feedback. DIR receives grades.csv
-        (student, chapter, score, max_score, manual_max, status, message),
-        scores_by_function.csv (student, chapter, grade_id, kind, score, max_score),
-        feedback/<student>/<chapter>.html and logs/<student>/<chapter>.log. A bad submission
-        gets a status (invalid, missing_cells, timeout, error) and never stops the batch; the
-        exit code is 0 once the batch ran, 2 on usage errors. See `autograder.grade`.
+    grade SUBMISSIONS --out DIR [--timeout SECONDS] [--notebook-timeout SECONDS]
+          [--memory-limit SIZE] [--max-output SIZE] [--isolation auto|bwrap|rlimits]
+          [--jobs N] [--force] [--solutions DIR]
+        Autograde every notebook of SUBMISSIONS (a folder or a .zip): the plain layout
+        <student>/<chapter>.ipynb, or an LMS export (see "Submissions" below). Each notebook is
+        graded in a temporary nbgrader course of its own, in fast mode, in a worker process
+        (--jobs N at once), its kernel in a sandbox (`autograder.sandbox`: bubblewrap when it
+        works, else process limits only; --isolation) with a per-cell time limit (--timeout,
+        default 180 s), a per-notebook time limit (--notebook-timeout, default 900 s), a memory
+        limit (--memory-limit, default 4G) and a cap on the output kept per cell (--max-output,
+        default 1M). The test cells run with the test machinery restored from a snapshot and
+        checked afterwards (`autograder.execute`). DIR receives results/<student>/<chapter>.json
+        (one per submission, written atomically as soon as it is graded; a re-run keeps the
+        results whose submission, source notebook and test code did not change, so a batch
+        killed in the middle resumes; --force regrades all), grades.csv (student, chapter,
+        score, max_score, manual_max, status, message, name, file), scores_by_function.csv
+        (student, chapter, grade_id, kind, score, max_score), feedback/<student>/<chapter>.html
+        (a score table per function and the named mistakes above nbgrader's feedback),
+        summary.html (the class: histogram, failure rate per function, common mistakes) and
+        logs/<student>/<chapter>.log. Statuses: graded, missing_cells, timeout, memory, crashed
+        (graded: the cells that could not run score 0), invalid, error (not graded). A bad
+        submission never stops the batch; the exit code is 0 once the batch ran, 2 on usage
+        errors. See `autograder.grade`.
+
+    check NOTEBOOK [--timeout SECONDS]
+        The student's self-check: run NOTEBOOK in fast mode with its visible checks only (the
+        hidden tests are neither run nor shown) and print, per exercise function, passed or the
+        check's message, then the total. Exit code 0 when all pass, 1 otherwise, 2 when the file
+        is not a notebook. See `autograder.check`.
+
+    export --out DIR [--format csv]
+        Write DIR/export.csv from DIR/grades.csv, as an LMS gradebook import wants it: one row
+        per student, the columns `student`, one per chapter (its autograded score; 0 when it
+        was not submitted or could not be graded) and `total`. See `autograder.feedback.export`.
 
     book [--fast] [--out DIR] [--solutions DIR] [--timeout SECONDS]
         Execute each solution notebook (fast mode with --fast or VAELAB_FAST=1) and write its
@@ -25,8 +50,19 @@ Commands (run with the course's virtualenv: kernels are started with this Python
         book/_generated) for Jupyter Book; skipped when the stamp next to it says that nothing it
         depends on changed. See `autograder.book`.
 
-Modules: `cli` (arguments), `release`, `grade`, `book` (the commands), `course` (a temporary
-nbgrader course and the nbgrader steps run in it), `notebooks` (canonical writing, the student
-view, the leak check, the kernel environment), `testing` (helpers for end-to-end tests of the
-chapters), `hidden` (the hidden-test logic that the source notebooks call).
+Submissions (`autograder.inputs`): the plain layout `<student>/<notebook>.ipynb`; Canvas
+`<name>_<userid>_<submissionid>_<notebook>.ipynb` (also `<name>_LATE_<userid>_...`; student id:
+userid); Moodle `<Full Name>_<id>_assignsubmission_file_/<notebook>.ipynb`, or the same as a flat
+file name (student id: the participant id); Blackboard
+`<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>.ipynb` (student id: username;
+the latest attempt counts, receipts are ignored). The chapter is the chapter id that the
+notebook's file name contains (`01_vae` in `01_VAE-1.ipynb`).
+
+Modules: `cli` (arguments), `release`, `grade`, `check`, `book` (the commands), `inputs` (finding
+submissions), `course` (a temporary nbgrader course and the nbgrader steps run in it), `execute`
+(nbgrader's execution step, hardened: time limits, dead kernels, output caps, the test guard),
+`sandbox` (the kernel's sandbox and limits), `feedback` (feedback pages, the class summary, the
+export), `notebooks` (canonical writing, the student view, the leak check, the kernel
+environment), `testing` (helpers for end-to-end tests of the chapters), `hidden` (the hidden-test
+logic that the source notebooks call).
 """

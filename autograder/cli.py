@@ -1,4 +1,5 @@
-"""The command line: `python -m autograder release|grade|book` (see the package docstring)."""
+"""The command line: `python -m autograder release|grade|check|export|book` (see the package
+docstring)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,42 @@ def parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser("grade", help="autograde a folder or .zip of submissions")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
-                       help="folder (or .zip) of <student>/<chapter>.ipynb")
+                       help="folder (or .zip) of <student>/<chapter>.ipynb, or a Canvas, "
+                            "Moodle or Blackboard export")
     grade.add_argument("--out", type=Path, required=True, metavar="DIR",
-                       help="receives grades.csv, scores_by_function.csv, feedback/, logs/")
+                       help="receives grades.csv, scores_by_function.csv, summary.html, "
+                            "feedback/, results/, logs/")
     grade.add_argument("--timeout", type=int, default=180, metavar="SECONDS",
                        help="execution time limit per cell (default: %(default)s)")
+    grade.add_argument("--notebook-timeout", type=int, default=900, metavar="SECONDS",
+                       help="execution time limit per notebook; 0: none (default: %(default)s)")
+    grade.add_argument("--memory-limit", type=memory_size, default="4G", metavar="SIZE",
+                       help="address-space limit of each kernel, e.g. 4G, 512M; 0: none "
+                            "(default: 4G)")
+    grade.add_argument("--max-output", type=memory_size, default="1M", metavar="SIZE",
+                       help="output kept per cell, the rest is dropped (default: 1M)")
+    grade.add_argument("--isolation", choices=("auto", "bwrap", "rlimits"), default="auto",
+                       help="bwrap: bubblewrap sandbox (no network, no file outside the "
+                            "submission); rlimits: limits only; auto: bwrap when it works here "
+                            "(default: %(default)s)")
+    grade.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                       help="grade N submissions at once (default: %(default)s)")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade everything, even the results that are up to date in DIR")
     grade.add_argument("--solutions", type=Path, default=REPO / "solutions",
                        help="source notebooks (default: %(default)s)")
+
+    check = commands.add_parser("check", help="run the visible checks of your own notebook")
+    check.add_argument("notebook", type=Path, metavar="NOTEBOOK",
+                       help="your chapters/NN_name.ipynb")
+    check.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
+                       help="execution time limit per cell (default: %(default)s)")
+
+    export = commands.add_parser("export", help="write DIR/export.csv for the LMS gradebook")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="the folder that `grade` wrote (it holds grades.csv)")
+    export.add_argument("--format", choices=("csv",), default="csv",
+                        help="file format (default: %(default)s)")
 
     book = commands.add_parser("book", help="execute the solutions into the book's notebooks")
     book.add_argument("--fast", action="store_true",
@@ -44,6 +74,18 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def memory_size(text: str) -> int:
+    """`4G`, `512M`, `100K` or a number of bytes, as bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4G, 512M)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; returns its exit code (2 on usage errors)."""
     args = parser().parse_args(argv)
@@ -54,8 +96,21 @@ def main(argv: list[str] | None = None) -> int:
             from .release import release
             return release(args.solutions, args.chapters, args.check)
         if args.command == "grade":
-            from .grade import grade
-            return grade(args.submissions, args.out, args.solutions, args.timeout)
+            from .grade import Options, grade
+            if args.jobs < 1:
+                raise UsageError("--jobs must be at least 1")
+            return grade(args.submissions, args.out, args.solutions, Options(
+                timeout=args.timeout, notebook_timeout=args.notebook_timeout,
+                memory_limit=args.memory_limit, max_output_bytes=args.max_output,
+                isolation=args.isolation, jobs=args.jobs, force=args.force))
+        if args.command == "check":
+            from .check import check
+            return check(args.notebook, args.timeout)
+        if args.command == "export":
+            from .feedback import export
+            path = export(args.out, args.format)
+            print(f"wrote {path}")
+            return 0
         from .book import build
         return build(args.solutions, args.out, args.fast, args.timeout)
     except UsageError as error:

@@ -27,14 +27,23 @@ import warnings
 from pathlib import Path
 
 import nbgrader.api
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 from nbgrader.utils import capture_log, temp_attrs
 from traitlets.config import Config
 
 from . import notebooks
+from .execute import GuardedExecute
 
 STUDENT = "student"
 
@@ -68,7 +77,8 @@ def _cause(log: str) -> str:
 
 class Course:
     """An nbgrader course in the folder `root` (which must exist), with a per-cell execution
-    `timeout` in seconds for `autograde`."""
+    `timeout` in seconds for `autograde`. `autograde` executes with `GuardedExecute` (see
+    `autograder.execute`), configured by `sandbox(...)`."""
 
     def __init__(self, root: str | Path, timeout: int | None = None):
         self.root = Path(root)
@@ -79,8 +89,31 @@ class Course:
         self.config.IgnorePattern.pattern = WARNING_PATTERN
         # Quiet kernels: ipykernel warns on stderr about unencrypted TCP at every start.
         self.config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+        self.config.Autograde.autograde_preprocessors = [
+            GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+            SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
         self.coursedir = CourseDirectory(config=self.config)
         self.log = ""
+
+    def sandbox(self, *, isolation: str, lib: Path, run: Path, report: Path,
+                notebook_timeout: int, memory_limit: int, max_output_bytes: int,
+                environment: dict[str, str], guard: bool = True) -> None:
+        """How `autograde` runs the kernel: `isolation` (`bwrap` or `rlimits`), the course
+        library `lib` it imports, the folder `run` for its sockets, the JSON `report` of
+        `GuardedExecute`, the limits, the kernel's extra `environment`."""
+        self.config.GuardedExecute.notebook_timeout = notebook_timeout
+        self.config.GuardedExecute.max_output_bytes = max_output_bytes
+        self.config.GuardedExecute.guard = guard
+        self.config.GuardedExecute.report_path = str(report)
+        self.config.GuardedExecute.lib_dir = str(lib)
+        manager = self.config.SandboxedKernelManager
+        manager.isolation = isolation
+        manager.lib_dir = str(lib)
+        manager.run_dir = str(run)
+        manager.memory_limit = memory_limit
+        # CPU seconds: the notebook's time limit plus start-up; a backstop for the wall clock.
+        manager.cpu_limit = notebook_timeout + 60 if notebook_timeout else 0
+        manager.kernel_environment = dict(environment)
 
     def path(self, step: str, chapter: str, extension: str = ".ipynb") -> Path:
         """The notebook of `chapter` in the folder of nbgrader's `step` (source, release, ...)."""

@@ -91,16 +91,17 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
 
 
 def run_grade(submissions: str | os.PathLike, out: str | os.PathLike,
-              solutions: str | os.PathLike, timeout: int = 180):
-    """Runs `python -m autograder grade` in-process and returns `(grades, cells, printed)`:
-    the rows of grades.csv keyed by (student, chapter), those of scores_by_function.csv keyed
-    by (student, chapter, grade_id), and what the command printed."""
+              solutions: str | os.PathLike, timeout: int = 180, options: tuple[str, ...] = ()):
+    """Runs `python -m autograder grade` in-process (with the command-line `options`, e.g.
+    `("--jobs", "2")`) and returns `(grades, cells, printed)`: the rows of grades.csv keyed by
+    (student, chapter), those of scores_by_function.csv keyed by (student, chapter, grade_id),
+    and what the command printed."""
     from .cli import main
 
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         code = main(["grade", str(submissions), "--out", str(out), "--solutions", str(solutions),
-                     "--timeout", str(timeout)])
+                     "--timeout", str(timeout), *options])
     assert code == 0, printed.getvalue()
     grades = {(r["student"], r["chapter"]): r for r in read_csv(Path(out) / "grades.csv")}
     cells = {(r["student"], r["chapter"], r["grade_id"]): r

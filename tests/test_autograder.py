@@ -5,6 +5,13 @@ The toy source notebook follows the conventions of the real chapters: answer cel
 hidden tests whose assertion messages teach, a written question `question_symmetry` (1 point,
 graded by hand), and a cell that prints the mode ("fast" under `VAELAB_FAST=1` or nbgrader).
 The helpers of `autograder.testing` serve the end-to-end tests of the real chapters as well.
+
+The `graded` batch holds one submission per thing that can go wrong (each with its test below):
+broken files (not JSON, nbformat 3, an unknown name), deleted, copied and renamed cells, edited
+tests, another kernel, a cell that sleeps, an endless loop that ignores interrupts, a notebook
+past its time limit, a memory bomb, a kernel that exits or kills itself, 100 MB of output. It is
+graded with short limits (`BATCH_OPTIONS`), two at a time. The sandbox, the durability of a batch,
+the LMS exports and the self-check have test files of their own (`test_autograder_*.py`).
 """
 
 from __future__ import annotations
@@ -94,6 +101,41 @@ def with_copied_cell(nb, grade_id, first_source):
     return nb
 
 
+def with_kernel(nb, name):
+    """`nb` whose metadata names the kernel `name` (a notebook saved from another kernel)."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.kernelspec = {"name": name, "display_name": name, "language": "R"}
+    return nb
+
+
+def with_cell_source(nb, grade_id, new_source):
+    """`nb` where the (locked) cell `grade_id` now holds `new_source`."""
+    nb = copy.deepcopy(nb)
+    next(cell for cell in nb.cells
+         if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = new_source
+    return nb
+
+
+#: The limits of the batch: short, so that the bad submissions hit them quickly.
+BATCH_OPTIONS = ("--notebook-timeout", "8", "--memory-limit", "2G", "--max-output", "100K",
+                 "--jobs", "2")
+ENDLESS_AND_DEAF = """import time
+while True:  # an endless loop that ignores the interrupt
+    try:
+        time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass"""
+SLOW = """import time
+time.sleep({seconds})
+def {name}({args}):
+    return {body}"""
+MEMORY_BOMB = """hog = bytearray(3 * 2**30)  # 3 GiB: more than the limit, less than the machine"""
+CHATTY = """def add(a, b):
+    return a + b
+for _ in range(100):
+    print("x" * 1_000_000)  # 100 MB in all"""
+
+
 @pytest.fixture(scope="module")
 def graded(released, source, tmp_path_factory):
     """One batch of submissions, graded from the repository root with fast mode unset."""
@@ -113,6 +155,19 @@ def graded(released, source, tmp_path_factory):
         "misnamed": {"01_toy_final": answer},
         "copier": {CHAPTER: with_copied_cell(answer, "square", "def square(x):\n    return -1")},
         "crasher": {CHAPTER: testing.make_submission(source, {"add": "import os\nos._exit(1)"})},
+        "killer": {CHAPTER: testing.make_submission(
+            source, {"square": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"})},
+        "renamer": {CHAPTER: testing.make_submission(
+            source, {"add": "def add_numbers(a, b):\n    return a + b"})},
+        "unanswered": {CHAPTER: testing.without_cells(answer, "add")},
+        "rkernel": {CHAPTER: with_kernel(answer, "ir")},
+        "cheater": {CHAPTER: with_cell_source(answer, "test_square", "print('all good')")},
+        "deaf": {CHAPTER: testing.make_submission(source, {"add": ENDLESS_AND_DEAF})},
+        "slowpoke": {CHAPTER: testing.make_submission(source, {
+            "add": SLOW.format(seconds=4, name="add", args="a, b", body="a + b"),
+            "square": SLOW.format(seconds=4.9, name="square", args="x", body="x * x")})},
+        "bomb": {CHAPTER: testing.make_submission(source, {"add": MEMORY_BOMB})},
+        "chatty": {CHAPTER: testing.make_submission(source, {"add": CHATTY})},
     })
     inputs = {path: tree_hash(path) for path in (TOY, submissions, released)}
     artefacts = {name for name in NBGRADER_ARTEFACTS if (REPO / name).exists()}
@@ -120,7 +175,8 @@ def graded(released, source, tmp_path_factory):
         patch.chdir(REPO)
         patch.delenv("VAELAB_FAST", raising=False)
         patch.delenv("NBGRADER_EXECUTION", raising=False)
-        grades, cells, printed = testing.run_grade(submissions, work / "out", TOY, timeout=5)
+        grades, cells, printed = testing.run_grade(submissions, work / "out", TOY, timeout=5,
+                                                   options=BATCH_OPTIONS)
         environment_after = dict(os.environ)
     return {"grades": grades, "cells": cells, "printed": printed, "out": work / "out",
             "inputs": inputs, "artefacts": artefacts, "environment_after": environment_after}
@@ -162,11 +218,12 @@ def test_broken_files_are_reported_without_stopping_the_batch(graded):
     assert grades["misnamed", "01_toy_final"]["status"] == "invalid"
     assert "unknown chapter file" in grades["misnamed", "01_toy_final"]["message"]
     assert "not graded" in testing.feedback(graded["out"], "badjson", CHAPTER)
-    crasher = grades["crasher", CHAPTER]
-    assert crasher["status"] == "error" and "Kernel died" in crasher["message"]
-    assert len(grades) == 10
-    assert ("10 submissions: 4 graded, 1 missing_cells, 1 timeout, 3 invalid, 1 error"
-            in graded["printed"])
+    assert len(grades) == 19
+    assert ("19 submissions: 8 graded, 2 missing_cells, 3 timeout, 1 memory, 2 crashed, "
+            "3 invalid" in graded["printed"])
+    for student in ("badjson", "oldformat"):  # a page says why, and the batch went on
+        page = testing.feedback(graded["out"], student, CHAPTER)
+        assert "not graded (invalid)" in page and "not a gradable notebook" in page
 
 
 def test_a_copied_answer_cell_is_graded_like_nbgrader_would(graded):
@@ -182,6 +239,100 @@ def test_deleted_cells_and_timeouts_are_reported(graded):
     sleepy = graded["grades"]["sleepy", CHAPTER]
     assert (sleepy["status"], sleepy["score"]) == ("timeout", "3")
     assert "timed out" in sleepy["message"] and "test_add" in sleepy["message"]
+
+
+def test_a_kernel_that_kills_itself_is_reported_and_the_cells_before_it_still_count(graded):
+    crasher = graded["grades"]["crasher", CHAPTER]  # os._exit(1) in the answer cell `add`
+    assert (crasher["status"], crasher["score"]) == ("crashed", "0")
+    assert "the kernel died in add: exited with code 1" in crasher["message"]
+    killer = graded["grades"]["killer", CHAPTER]  # SIGKILL in `square`, after test_add passed
+    assert (killer["status"], killer["score"]) == ("crashed", "2")
+    assert "killed by SIGKILL" in killer["message"]
+    assert graded["cells"]["killer", CHAPTER, "test_add"]["score"] == "2"
+    page = testing.feedback(graded["out"], "killer", CHAPTER)
+    assert "the kernel died while running this cell" in page and "not run" in page
+
+
+def test_a_renamed_function_is_named_in_the_feedback(graded):
+    row = graded["grades"]["renamer", CHAPTER]
+    assert (row["status"], row["score"]) == ("graded", "3")
+    assert "function add is not defined: did you rename it?" in row["message"]
+    assert "function add is not defined: did you rename it?" in testing.feedback(
+        graded["out"], "renamer", CHAPTER)
+    deleted = graded["grades"]["unanswered", CHAPTER]  # the answer cell itself was deleted
+    assert (deleted["status"], deleted["score"]) == ("missing_cells", "3")
+    assert "missing cells: add" in deleted["message"]
+    assert "function add is not defined: its answer cell was deleted" in deleted["message"]
+
+
+def test_another_kernel_name_is_graded_with_the_course_kernel(graded):
+    row = graded["grades"]["rkernel", CHAPTER]
+    assert (row["status"], row["score"]) == ("graded", "5")
+    assert "asks for kernel 'ir'; it was graded with the course's kernel ('python3')" in (
+        row["message"])
+
+
+def test_edited_tests_are_detected_and_restored(graded):
+    row = graded["grades"]["cheater", CHAPTER]  # test_square replaced by a print
+    assert (row["status"], row["score"]) == ("graded", "5")  # the real tests ran, and passed
+    assert "tests_edited: test_square" in row["message"]
+    assert "tests_edited: test_square" in testing.feedback(graded["out"], "cheater", CHAPTER)
+    assert "tests_edited" not in graded["grades"]["ref", CHAPTER]["message"]
+
+
+def test_cell_and_notebook_time_limits(graded):
+    deaf = graded["grades"]["deaf", CHAPTER]  # an endless loop that ignores the interrupt
+    assert (deaf["status"], deaf["score"]) == ("timeout", "0")
+    assert "did not stop when interrupted in add" in deaf["message"]
+    slow = graded["grades"]["slowpoke", CHAPTER]  # 4 s + 4.9 s of cells: past the 8 s
+    assert (slow["status"], slow["score"]) == ("timeout", "2")
+    assert "notebook time limit (8 s) reached" in slow["message"]
+    assert "NotebookTimeout" in testing.feedback(graded["out"], "slowpoke", CHAPTER)
+
+
+def test_a_memory_bomb_hits_the_memory_limit(graded):
+    row = graded["grades"]["bomb", CHAPTER]
+    assert (row["status"], row["score"]) == ("memory", "3")
+    assert "out of memory (limit 2 GiB) in add" in row["message"]
+    assert "MemoryError" in testing.feedback(graded["out"], "bomb", CHAPTER)
+
+
+def test_huge_outputs_are_truncated(graded):
+    row = graded["grades"]["chatty", CHAPTER]  # prints 100 MB
+    assert (row["status"], row["score"]) == ("graded", "5")
+    assert "output truncated (more than 102400 bytes) in add" in row["message"]
+    page = graded["out"] / "feedback" / "chatty" / f"{CHAPTER}.html"
+    assert page.stat().st_size < 1_000_000
+    assert "output truncated by the autograder" in page.read_text()
+
+
+def test_feedback_has_a_score_table_and_the_named_mistakes_on_top(graded):
+    page = testing.feedback(graded["out"], "mistake", CHAPTER)
+    summary = page[page.index('id=autograder-summary'):]
+    summary = summary[:summary.index("</div>")]
+    assert "00_toy: 2 / 5" in summary and "<code>add</code>" in summary and "passed" in summary
+    assert "square(-2) returned -4, expected 4: a square is never negative" in summary
+    assert page.index("autograder-summary") < page.index("Exercise 2")  # above the notebook
+    assert "bubblewrap" in page or "NOT isolated" in page  # which isolation was used
+
+
+def test_class_summary_page(graded):
+    page = (graded["out"] / "summary.html").read_text()
+    assert "data:image/png;base64," in page  # the histogram
+    assert "Failure rate per function" in page and "<code>square</code>" in page
+    assert "a square is never negative" in page  # a named mistake, counted
+    assert "19 submissions" in page
+
+
+def test_export_for_the_lms(graded, capsys):
+    assert main(["export", "--out", str(graded["out"])]) == 0
+    rows = testing.read_csv(graded["out"] / "export.csv")
+    assert list(rows[0]) == ["student", CHAPTER, "total"]
+    by_student = {r["student"]: r for r in rows}
+    assert by_student["ref"][CHAPTER] == by_student["ref"]["total"] == "5"
+    assert by_student["badjson"]["total"] == "0"  # not gradable: 0
+    assert "misnamed" not in by_student  # no chapter notebook at all
+    assert [r["student"] for r in rows] == sorted(by_student)
 
 
 def test_grading_runs_in_fast_mode_and_restores_the_environment(graded):
