@@ -275,7 +275,10 @@ def _decoded_sample(name, tap, model, x, post, prior, rec, kl):
     qm, qv = post
     if not tap.inputs:
         raise CheckFailed(f"{name} never decoded a latent sample: compute the logits with model.decode(z), z ~ q(z|x).")
-    shaped = [z for z in tap.inputs if z.shape == qm.shape]
+    shaped = []
+    for z in tap.inputs:  # the codes of shape (B, Z), each once
+        if z.shape == qm.shape and not any(torch.equal(z.detach(), seen.detach()) for seen in shaped):
+            shaped.append(z)
     if not shaped:
         raise CheckFailed(
             f"{name} decoded z of shape {tuple(tap.inputs[0].shape)}; expected one sample per image, shape {tuple(qm.shape)}."
