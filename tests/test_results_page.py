@@ -12,6 +12,9 @@ def test_every_measured_number_is_on_the_results_page():
     assert results, "no measured results in benchmarks/results/"
     for path in results:
         measured = json.loads(path.read_text())
+        if isinstance(measured["results"], list):  # Chapter 3: one entry per model and test set
+            _check_bound_table(page, path, measured)
+            continue
         for test_set, values in measured["results"].items():
             row = next((line for line in page.splitlines() if line.startswith("|") and _short(test_set) in line
                         and _chapter_section(page, line, measured["chapter"])), None)
@@ -19,6 +22,16 @@ def test_every_measured_number_is_on_the_results_page():
             for key in ("nelbo", "niwae", "kl", "rec", "accuracy"):
                 if key in values:
                     assert f"{values[key]:.1f}" in row, f"{path.name}: {key} {values[key]:.1f} is not in the row {row!r}"
+
+
+def _check_bound_table(page: str, path: Path, measured: dict) -> None:
+    """Rows of the IWAE table: model, test set, then -L_m for every m."""
+    for entry in measured["results"]:
+        row = next((line for line in page.splitlines() if line.startswith(f"| {entry['model']} |")
+                    and _short(entry["data"]) in line), None)
+        assert row is not None, f"{path.name}: no row for {entry['model']!r} on {entry['data']!r}"
+        cells = [c.strip() for c in row.strip("|").split("|")][2:]
+        assert cells == [f"{v:.1f}" for v in entry["niwae"].values()], f"{path.name}: {row!r} disagrees with {entry['niwae']}"
 
 
 def _short(test_set: str) -> str:

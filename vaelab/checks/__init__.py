@@ -277,3 +277,4 @@ def _scalar(t: Any) -> bool:
 # The chapters' checks, re-exported so that notebooks import them from ``vaelab.checks``.
 from .ch01 import *  # noqa: E402,F401,F403
 from .ch02 import *  # noqa: E402,F401,F403
+from .ch03 import *  # noqa: E402,F401,F403
