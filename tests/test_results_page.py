@@ -35,7 +35,12 @@ def _check_bound_table(page: str, path: Path, measured: dict) -> None:
 
 
 def _short(test_set: str) -> str:
-    return "embedded MNIST test split" if test_set.startswith("embedded") else "real MNIST test set"
+    for name in ("coloured embedded MNIST test split", "embedded MNIST test split", "real MNIST test set"):
+        if test_set.startswith(name):
+            return name
+    if test_set.startswith("MNIST test set"):  # the IWAE script's name for the real test set
+        return "real MNIST test set"
+    raise AssertionError(f"unknown test set {test_set!r}")
 
 
 def _chapter_section(page: str, line: str, chapter: str) -> bool:
