@@ -11,11 +11,12 @@ STAMP  := $(VENV)/.installed
 OMP_NUM_THREADS ?= 1
 export OMP_NUM_THREADS
 
-.PHONY: help install test book release grade bench clean solutions
+.PHONY: help install test book book-instructor release grade bench clean solutions
 
 help:
 	@echo "make test      run the whole test suite (fast mode)"
 	@echo "make book      build the website into _build/html"
+	@echo "make book-instructor  the instructor edition, with the solutions, into _build/instructor/html"
 	@echo "make release   regenerate chapters/ from solutions/"
 	@echo "make solutions re-run solutions/*.ipynb in fast mode, storing the outputs nbval checks"
 	@echo "make grade SUBMISSIONS=dir OUT=dir   grade a class"
@@ -35,6 +36,15 @@ book: $(STAMP)
 	$(PY) -m autograder book
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
+# The instructor edition: the same book with the executed solution notebooks (solutions and hidden
+# tests shown). Never publish it. Its toc and config are derived from _toc.yml and _config.yml.
+INSTRUCTOR := book/_generated_instructor
+book-instructor: $(STAMP)
+	$(PY) -m autograder book --instructor --out $(INSTRUCTOR)
+	$(VENV)/bin/jupyter-book build . --toc $(INSTRUCTOR)/_toc.yml --config $(INSTRUCTOR)/_config.yml \
+	  --path-output _build/instructor -W -n --keep-going
+	ln -sfn _build/html _build/instructor/html
+
 release: $(STAMP)
 	$(PY) -m autograder release
 
@@ -51,4 +61,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py
 
 clean:
-	rm -rf _build book/_generated
+	rm -rf _build book/_generated book/_generated_instructor

@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
                       help="source notebooks (default: %(default)s)")
     book.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
                       help="execution time limit per cell (default: none)")
+    book.add_argument("--instructor", action="store_true",
+                      help="instructor edition: the executed solutions unchanged, plus OUT/_toc.yml and "
+                           "OUT/_config.yml to build it with (see `make book-instructor`)")
     return main
 
 
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
             return 0
         from .book import build
-        return build(args.solutions, args.out, args.fast, args.timeout)
+        return build(args.solutions, args.out, args.fast, args.timeout, instructor=args.instructor)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

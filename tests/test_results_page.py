@@ -16,8 +16,9 @@ def test_every_measured_number_is_on_the_results_page():
             _check_bound_table(page, path, measured)
             continue
         for test_set, values in measured["results"].items():
+            setting = test_set.split("), ", 1)[1].replace("=", " = ") if "), " in test_set else ""
             row = next((line for line in page.splitlines() if line.startswith("|") and _short(test_set) in line
-                        and _chapter_section(page, line, measured["chapter"])), None)
+                        and setting in line and _chapter_section(page, line, measured["chapter"])), None)
             assert row is not None, f"{path.name}: no row for {test_set!r} in book/results.md"
             for key in ("nelbo", "niwae", "kl", "rec", "accuracy"):
                 if key in values:

@@ -77,9 +77,10 @@ def _train(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{args.model}.pt"
     save_checkpoint(out, model, history)
     last = history.last
+    window = last.get("step", 0) - (history.records[-2]["step"] if len(history) > 1 else 0)
     metrics = "  ".join(f"{k}={v:.2f}" for k, v in last.items() if k not in ("step", "time"))
     print(f"{args.model}: {history.steps} steps, {history.steps_per_sec:.0f} steps/s; "
-          f"training metrics (last {min(50, history.steps)} steps): {metrics}")
+          f"training metrics (mean of the last {window} steps): {metrics}")
     print(f"saved {out}")
     return 0
 

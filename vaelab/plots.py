@@ -11,6 +11,7 @@ Shapes use the course alphabet: N images, D data, Z latent, Y classes. Images ma
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Iterable, Sequence
 
@@ -186,9 +187,13 @@ def plot_samples(model, n: int = 100, generator: torch.Generator | None = None, 
     Args:
         model: a vaelab model (``sample_z`` and ``decode``).
         n: number of samples.
-        generator: a ``torch.Generator`` on the model's device for repeatable samples; None uses
-            the global generator.
+        generator: a ``torch.Generator`` for repeatable samples (a CPU generator works for a model
+            on a GPU too: the sampling then runs on a CPU copy); None uses the global generator.
     """
+    if generator is not None and generator.device.type != _device(model).type:
+        # e.g. a CPU generator and a model trained on a GPU: sample with a CPU copy, so that the
+        # same seed gives the same picture on every device.
+        model = copy.deepcopy(model).to(generator.device)
     device = _device(model)
     with _EvalMode(model):
         z = model.sample_z(n, generator=generator)

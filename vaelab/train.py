@@ -24,6 +24,7 @@ import inspect
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -225,7 +226,7 @@ def _endless(batches) -> Iterable:
     forever = getattr(batches, "forever", None)
     if callable(forever):
         return forever()
-    if iter(batches) is batches:  # an iterator or a generator: cannot be restarted
+    if isinstance(batches, Iterator):  # an iterator or a generator: cannot be restarted
         return batches
 
     def again():
@@ -249,7 +250,8 @@ def _window_means(values: list) -> tuple[float, int | None]:
     """Mean of a window of per-step values (detached tensors or numbers) and the index of the
     first non-finite one (None if all are finite). One device-to-host transfer per window."""
     if all(isinstance(v, torch.Tensor) for v in values):
-        stacked = torch.stack([v.reshape(()) for v in values]).double()
+        # A non-scalar metric (say per-example values) is averaged over its elements.
+        stacked = torch.stack([v if v.ndim == 0 else v.float().mean() for v in values]).double()
         per_step = stacked.tolist()
     else:
         per_step = [float(v) for v in values]

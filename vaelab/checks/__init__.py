@@ -278,4 +278,5 @@ def _scalar(t: Any) -> bool:
 from .ch01 import *  # noqa: E402,F401,F403
 from .ch02 import *  # noqa: E402,F401,F403
 from .ch03 import *  # noqa: E402,F401,F403
+from .ch04 import *  # noqa: E402,F401,F403
 from .ch05 import *  # noqa: E402,F401,F403
