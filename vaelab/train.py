@@ -301,7 +301,9 @@ def train(
         seed: see above.
         progress: show a tqdm progress bar (``tqdm.auto``: a widget in Jupyter).
         log_every: steps per history record.
-        history: a history to continue (its step count goes on); a new one when None.
+        history: a history to continue (its step count goes on); a new one when None. To continue
+            a run, pass a new ``seed`` (or None) so that the noise does not repeat, and the same
+            ``optimizer`` to keep Adam's moment estimates.
         optimizer: an optimiser to continue with; a fresh fused Adam (:func:`make_optimizer`) when None.
 
     Returns:
