@@ -4,10 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-# One thread per process. The course's networks are small: one thread is as fast as two here
-# (about 8 ms per VAE step), and it avoids OpenMP's erratic slowdowns on shared virtual CPUs
-# (up to 30x measured when two threads wait on each other) and lets the grader use one core per
-# notebook. Override with `make test OMP_NUM_THREADS=2`.
+# One thread per process. The course's networks are small: one thread runs a VAE step in 6-8 ms
+# steadily, while two threads, faster on an idle machine (about 4 ms), were measured up to 30x
+# slower whenever another process held a core of the 2-core course machines; and the grader runs
+# one notebook per core. Override with `make test OMP_NUM_THREADS=2`.
 OMP_NUM_THREADS ?= 1
 export OMP_NUM_THREADS
 
