@@ -26,21 +26,24 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[course]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[course,db]"
 	touch $(STAMP)
 
 test: $(STAMP)
 	VAELAB_FAST=1 $(PY) -m pytest
 
+# Notebooks executed at once by `make book` (one core each, see OMP_NUM_THREADS above).
+BOOK_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
 book: $(STAMP)
-	$(PY) -m autograder book
+	$(PY) -m autograder book --jobs $(BOOK_JOBS)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 # The instructor edition: the same book with the executed solution notebooks (solutions and hidden
 # tests shown). Never publish it. Its toc and config are derived from _toc.yml and _config.yml.
 INSTRUCTOR := book/_generated_instructor
 book-instructor: $(STAMP)
-	$(PY) -m autograder book --instructor --out $(INSTRUCTOR)
+	$(PY) -m autograder book --instructor --out $(INSTRUCTOR) --jobs $(BOOK_JOBS)
 	$(VENV)/bin/jupyter-book build . --toc $(INSTRUCTOR)/_toc.yml --config $(INSTRUCTOR)/_config.yml \
 	  --path-output _build/instructor -W -n --keep-going
 	ln -sfn _build/html _build/instructor/html

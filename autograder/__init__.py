@@ -11,7 +11,7 @@ Commands (run with the course's virtualenv: kernels are started with this Python
 
     grade SUBMISSIONS --out DIR [--timeout SECONDS] [--notebook-timeout SECONDS]
           [--memory-limit SIZE] [--max-output SIZE] [--isolation auto|bwrap|rlimits]
-          [--jobs N] [--force] [--solutions DIR]
+          [--jobs N] [--force] [--solutions DIR] [--db URL] [--shard i/N]
         Autograde every notebook of SUBMISSIONS (a folder or a .zip): the plain layout
         <student>/<chapter>.ipynb, or an LMS export (see "Submissions" below). Each notebook is
         graded in a temporary nbgrader course of its own, in fast mode, in a worker process
@@ -31,7 +31,10 @@ Commands (run with the course's virtualenv: kernels are started with this Python
         logs/<student>/<chapter>.log. Statuses: graded, missing_cells, timeout, memory, crashed
         (graded: the cells that could not run score 0), invalid, error (not graded). A bad
         submission never stops the batch; the exit code is 0 once the batch ran, 2 on usage
-        errors. See `autograder.grade`.
+        errors. --db URL also writes every result to a gradebook database (nbgrader's tables
+        and autograder_result; PostgreSQL or SQLite) and --shard i/N grades only the i-th of N
+        disjoint parts of the class (by student id), for several machines sharing one --db
+        gradebook. See `autograder.grade` and `autograder.gradebook`.
 
     check NOTEBOOK [--timeout SECONDS]
         The student's self-check: run NOTEBOOK in fast mode with its visible checks only (the
@@ -39,16 +42,18 @@ Commands (run with the course's virtualenv: kernels are started with this Python
         check's message, then the total. Exit code 0 when all pass, 1 otherwise, 2 when the file
         is not a notebook. See `autograder.check`.
 
-    export --out DIR [--format csv]
+    export --out DIR [--format csv] [--db URL]
         Write DIR/export.csv from DIR/grades.csv, as an LMS gradebook import wants it: one row
         per student, the columns `student`, one per chapter (its autograded score; 0 when it
         was not submitted or could not be graded) and `total`. See `autograder.feedback.export`.
+        With --db URL, first write DIR/grades.csv, scores_by_function.csv and summary.html of
+        the whole class from that gradebook (every shard's results).
 
-    book [--fast] [--out DIR] [--solutions DIR] [--timeout SECONDS]
+    book [--fast] [--out DIR] [--solutions DIR] [--timeout SECONDS] [--jobs N]
         Execute each solution notebook (fast mode with --fast or VAELAB_FAST=1) and write its
         student view with the outputs kept to DIR/chapters/NN_name.ipynb (default DIR:
         book/_generated) for Jupyter Book; skipped when the stamp next to it says that nothing it
-        depends on changed. See `autograder.book`.
+        depends on changed; --jobs N executes N notebooks at once. See `autograder.book`.
 
 Submissions (`autograder.inputs`): the plain layout `<student>/<notebook>.ipynb`; Canvas
 `<name>_<userid>_<submissionid>_<notebook>.ipynb` (also `<name>_LATE_<userid>_...`; student id:
@@ -59,7 +64,8 @@ the latest attempt counts, receipts are ignored). The chapter is the chapter id 
 notebook's file name contains (`01_vae` in `01_VAE-1.ipynb`).
 
 Modules: `cli` (arguments), `release`, `grade`, `check`, `book` (the commands), `inputs` (finding
-submissions), `course` (a temporary nbgrader course and the nbgrader steps run in it), `execute`
+submissions), `course` (a temporary nbgrader course and the nbgrader steps run in it),
+`gradebook` (the database gradebook and the shards), `execute`
 (nbgrader's execution step, hardened: time limits, dead kernels, output caps, the test guard),
 `sandbox` (the kernel's sandbox and limits), `feedback` (feedback pages, the class summary, the
 export), `notebooks` (canonical writing, the student view, the leak check, the kernel

@@ -47,6 +47,13 @@ def parser() -> argparse.ArgumentParser:
                        help="grade N submissions at once (default: %(default)s)")
     grade.add_argument("--force", action="store_true",
                        help="regrade everything, even the results that are up to date in DIR")
+    grade.add_argument("--db", metavar="URL", default="",
+                       help="also write every result to this gradebook: an SQLAlchemy URL, "
+                            "postgresql://user:password@host/course or sqlite:////path/gradebook.db"
+                            " (nbgrader's tables and autograder_result)")
+    grade.add_argument("--shard", metavar="i/N", default="",
+                       help="grade only the i-th of N disjoint parts of the class (split by "
+                            "student id), one per machine, into one --db gradebook")
     grade.add_argument("--solutions", type=Path, default=REPO / "solutions",
                        help="source notebooks (default: %(default)s)")
 
@@ -61,6 +68,10 @@ def parser() -> argparse.ArgumentParser:
                         help="the folder that `grade` wrote (it holds grades.csv)")
     export.add_argument("--format", choices=("csv",), default="csv",
                         help="file format (default: %(default)s)")
+    export.add_argument("--db", metavar="URL", default="",
+                        help="read the whole class from this gradebook (what every `grade --db "
+                             "URL` shard wrote) and also write DIR/grades.csv and "
+                             "DIR/summary.html from it")
 
     book = commands.add_parser("book", help="execute the solutions into the book's notebooks")
     book.add_argument("--fast", action="store_true",
@@ -71,6 +82,8 @@ def parser() -> argparse.ArgumentParser:
                       help="source notebooks (default: %(default)s)")
     book.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
                       help="execution time limit per cell (default: none)")
+    book.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                      help="execute N notebooks at once (default: %(default)s)")
     book.add_argument("--instructor", action="store_true",
                       help="instructor edition: the executed solutions unchanged, plus OUT/_toc.yml and "
                            "OUT/_config.yml to build it with (see `make book-instructor`)")
@@ -105,17 +118,34 @@ def main(argv: list[str] | None = None) -> int:
             return grade(args.submissions, args.out, args.solutions, Options(
                 timeout=args.timeout, notebook_timeout=args.notebook_timeout,
                 memory_limit=args.memory_limit, max_output_bytes=args.max_output,
-                isolation=args.isolation, jobs=args.jobs, force=args.force))
+                isolation=args.isolation, jobs=args.jobs, force=args.force, db=args.db,
+                shard=args.shard))
         if args.command == "check":
             from .check import check
             return check(args.notebook, args.timeout)
         if args.command == "export":
             from .feedback import export
+            if args.db:
+                from .grade import write_class_files
+                from .gradebook import ClassGradebook
+                database = ClassGradebook(args.db)
+                try:
+                    results = database.results()
+                finally:
+                    database.close()
+                if not results:
+                    raise UsageError(f"the gradebook {args.db} holds no results: run "
+                                     "`python -m autograder grade ... --db URL` first")
+                for path in write_class_files(args.out, results):
+                    print(f"wrote {path}")
             path = export(args.out, args.format)
             print(f"wrote {path}")
             return 0
         from .book import build
-        return build(args.solutions, args.out, args.fast, args.timeout, instructor=args.instructor)
+        if args.jobs < 1:
+            raise UsageError("--jobs must be at least 1")
+        return build(args.solutions, args.out, args.fast, args.timeout, instructor=args.instructor,
+                     jobs=args.jobs)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

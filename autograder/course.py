@@ -27,7 +27,7 @@ import warnings
 from pathlib import Path
 
 import nbgrader.api
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
@@ -35,11 +35,14 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearHiddenTests,
+    GetGrades,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
-from nbgrader.utils import capture_log, temp_attrs
+from nbgrader.preprocessors.base import NbGraderPreprocessor
+from nbgrader.utils import capture_log, is_grade, is_solution, temp_attrs
 from traitlets.config import Config
 
 from . import notebooks
@@ -75,6 +78,18 @@ def _cause(log: str) -> str:
     return causes[0] if causes else "unknown error (see the log)"
 
 
+class ShortTestTracebacks(NbGraderPreprocessor):
+    """Feedback: the error of a test cell as its last line only (`AssertionError: the named
+    mistake`). A full traceback would print the lines of the hidden tests it passed through."""
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+        if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output.traceback = [f"{output.get('ename')}: {output.get('evalue')}"]
+        return cell, resources
+
+
 class Course:
     """An nbgrader course in the folder `root` (which must exist), with a per-cell execution
     `timeout` in seconds for `autograde`. `autograde` executes with `GuardedExecute` (see
@@ -92,6 +107,11 @@ class Course:
         self.config.Autograde.autograde_preprocessors = [
             GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+        # The feedback shows every cell and its outputs (the named mistakes), but not the source
+        # of the hidden tests, which the next class would otherwise read.
+        self.config.GenerateFeedback.preprocessors = [
+            GetGrades, ClearHiddenTests, ShortTestTracebacks, CSSHTMLHeaderPreprocessor]
+        self.config.ClearHiddenTests.enforce_metadata = False
         self.coursedir = CourseDirectory(config=self.config)
         self.log = ""
 

@@ -32,6 +32,10 @@ DIR receives:
   common mistakes), see `autograder.feedback`;
 - `logs/<student>/<chapter>.log`: nbgrader's log and the sandbox used, for the instructor.
 
+`--db URL` (`Options.db`) also writes each result, as it arrives, to a gradebook database, from
+this process only (`autograder.gradebook`); `--shard i/N` keeps the students of one part of the
+class. A result that cannot be written stays in DIR/results and the exit code is 1.
+
 Statuses (`STATUSES`): `graded`; `missing_cells` (graded, but answer or test cells were
 deleted: their tests score 0); `timeout` (graded, but a cell ran past `--timeout` or the notebook
 past `--notebook-timeout`: the cells that did not finish score 0); `memory` (graded, but the
@@ -52,6 +56,7 @@ import multiprocessing.connection
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import time
 import traceback
@@ -71,6 +76,7 @@ from .feedback import (
     with_summary,
     write_atomic,
 )
+from .gradebook import ClassGradebook, Shard, chapter_cells, display_url, one_line
 from .inputs import Submission, UsageError, find_submissions, submissions_root
 
 __all__ = ["CELL_COLUMNS", "GRADES_COLUMNS", "STATUSES", "Options", "UsageError", "grade"]
@@ -113,6 +119,8 @@ class Options:
     isolation: str = "auto"
     jobs: int = 1
     force: bool = False
+    db: str = ""
+    shard: str = ""
 
 
 @dataclass
@@ -586,7 +594,8 @@ def _run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options:
 
 def grade(submissions: Path, out: Path, solutions: Path, options: Options | None = None) -> int:
     """Grades every submission, writes DIR's files and returns the exit code (0 once the batch
-    ran, whatever the submissions were; 2 on usage errors)."""
+    ran, whatever the submissions were; 1 when results could not be written to `--db`; 2 on
+    usage errors)."""
     options = copy.copy(options or Options())
     out, submissions = out.resolve(), submissions.resolve()
     sources = notebooks.chapter_sources(solutions.resolve())
@@ -596,12 +605,37 @@ def grade(submissions: Path, out: Path, solutions: Path, options: Options | None
         options.isolation = sandbox.resolve(options.isolation)
     except (RuntimeError, ValueError) as error:
         raise UsageError(str(error)) from None
+    shard = Shard.parse(options.shard) if options.shard else None
+    if shard is not None and not options.db:
+        raise UsageError("--shard needs --db: the machines' results meet in that gradebook")
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         workdir = Path(tmp)
         found = find_submissions(submissions_root(submissions, workdir), list(sources))
         if not found:
             raise UsageError(f"no submissions in {submissions}: expected <student>/<chapter>.ipynb"
                              " or an LMS export")
+        if shard is not None:
+            everyone = len(found)
+            found = [s for s in found if shard.owns(s.student)]
+            print(f"shard {shard}: {len(found)} of the {everyone} files", flush=True)
+        database = ClassGradebook(options.db) if options.db else None
+        structures: dict[str, dict] = {}
+        unsynced: list[str] = []
+
+        def sync(result: Result) -> None:
+            """Writes `result` to the database gradebook, if there is one; a failure is
+            reported at the end (the result stays in DIR/results, and a re-run writes it)."""
+            if database is None:
+                return
+            source = sources.get(result.chapter)
+            try:
+                if source is not None and result.chapter not in structures:
+                    structures[result.chapter] = chapter_cells(source)
+                database.record(result.to_json(), structures.get(result.chapter))
+            except Exception as error:
+                unsynced.append(f"{result.student}/{result.chapter}: {one_line(error)}")
+                print(f"warning: {unsynced[-1]}: not written to the gradebook", flush=True)
+
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.rglob(".*.tmp"):
             stale.unlink()  # half-written by a run that was killed (see write_atomic)
@@ -620,6 +654,7 @@ def grade(submissions: Path, out: Path, solutions: Path, options: Options | None
             if previous and previous.digest == digest and previous.status != "error":
                 results[submission.key] = previous
                 kept += 1
+                sync(previous)
                 print(_summary(previous, "unchanged, kept"), flush=True)
                 continue
             chapter = None
@@ -640,28 +675,53 @@ def grade(submissions: Path, out: Path, solutions: Path, options: Options | None
                 result = grade_one(submission, chapter, out, options, digest)
                 write_result(out, submission, result)
                 results[submission.key] = result
+                sync(result)
                 print(_summary(result), flush=True)
             else:
                 jobs.append((submission, chapter, digest))
 
         def done(submission: Submission, result: Result) -> None:
             results[submission.key] = result
+            sync(result)
             print(_summary(result), flush=True)
 
-        _run_workers(jobs, out, options, done)
+        try:
+            _run_workers(jobs, out, options, done)
+        finally:
+            if database is not None:
+                database.close()
 
     ordered = [results[s.key] for s in found]
-    write_atomic(out / "grades.csv", _csv(GRADES_COLUMNS, [r.row() for r in ordered]))
-    write_atomic(out / "scores_by_function.csv", _csv(CELL_COLUMNS, [
-        {"student": r.student, "chapter": r.chapter, "grade_id": grade_id, "kind": kind,
-         "score": "" if score is None else f"{score:g}", "max_score": f"{points:g}"}
-        for r in ordered for grade_id, kind, score, points in r.cells]))
-    write_atomic(out / "summary.html", class_summary([r.to_json() for r in ordered]))
+    write_class_files(out, [r.to_json() for r in ordered])
     counts = ", ".join(f"{sum(r.status == s for r in ordered)} {s}" for s in STATUSES
                        if any(r.status == s for r in ordered))
     print(f"{len(ordered)} submissions: {counts}; grades in {out / 'grades.csv'}"
           + (f" ({kept} unchanged since the last run, kept)" if kept else ""))
+    if options.db:
+        if unsynced:
+            print(f"error: {len(unsynced)} results were not written to the gradebook "
+                  f"{display_url(options.db)} (they are kept in {out / 'results'}): run the same "
+                  "command again to write them", file=sys.stderr)
+            return 1
+        print(f"gradebook {display_url(options.db)}: {len(ordered)} results written")
     return 0
+
+
+def write_class_files(out: Path, results: list[dict]) -> list[Path]:
+    """Writes `grades.csv`, `scores_by_function.csv` and `summary.html` of `results` (the
+    results' JSON objects, in the order of the rows) into `out`; returns their paths."""
+    records = [Result.from_json(r) for r in results]
+    files = {
+        "grades.csv": _csv(GRADES_COLUMNS, [r.row() for r in records]),
+        "scores_by_function.csv": _csv(CELL_COLUMNS, [
+            {"student": r.student, "chapter": r.chapter, "grade_id": grade_id, "kind": kind,
+             "score": "" if score is None else f"{score:g}", "max_score": f"{points:g}"}
+            for r in records for grade_id, kind, score, points in r.cells]),
+        "summary.html": class_summary([r.to_json() for r in records]),
+    }
+    for name, text in files.items():
+        write_atomic(Path(out) / name, text)
+    return [Path(out) / name for name in files]
 
 
 def _summary(result: Result, note: str = "") -> str:

@@ -35,7 +35,7 @@ def build_site(root: Path) -> Path:
     planted.mkdir(parents=True)
     for solution in sorted((REPO / "solutions").glob("*.ipynb")):
         shutil.copy(solution, planted / solution.name)
-    subprocess.run([sys.executable, "-m", "autograder", "book", "--fast", "--out", str(root / "book" / "_generated")],
+    subprocess.run([sys.executable, "-m", "autograder", "book", "--fast", "--jobs", "2", "--out", str(root / "book" / "_generated")],
                    cwd=REPO, check=True)
     result = subprocess.run([str(JUPYTER_BOOK), "build", str(root), "-W", "-n", "--keep-going"],
                             capture_output=True, text=True)

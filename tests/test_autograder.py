@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import html
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -314,6 +316,18 @@ def test_feedback_has_a_score_table_and_the_named_mistakes_on_top(graded):
     assert "square(-2) returned -4, expected 4: a square is never negative" in summary
     assert page.index("autograder-summary") < page.index("Exercise 2")  # above the notebook
     assert "bubblewrap" in page or "NOT isolated" in page  # which isolation was used
+
+
+def test_feedback_shows_the_failures_but_not_the_hidden_tests(graded, source):
+    """The source of the hidden tests stays secret (the next class would read it), in the cells
+    and in the tracebacks, while each failure's message is shown."""
+    page = html.unescape(testing.feedback(graded["out"], "mistake", CHAPTER))
+    assert "square(-2) returned -4" in page.split("autograder-summary")[-1]  # in the cells too
+    assert "HIDDEN TESTS" not in page
+    regions = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS",
+                         "\n".join(c.source for c in source.cells), flags=re.S)
+    lines = [line.strip() for region in regions for line in region.splitlines() if line.strip()]
+    assert lines and not [line for line in lines if line in page]
 
 
 def test_class_summary_page(graded):
