@@ -336,3 +336,27 @@ def test_evaluate_checkpoint(tmp_path, trained):
     assert result["model"] == "vae" and 80 < result["nelbo"] < 250
     x, _ = load_dataset("mnist-embedded", split="test")
     assert result["nelbo"] == pytest.approx(evaluate(trained, x)["nelbo"], rel=1e-5)
+
+
+def test_gmvae_iwae_evaluation_keeps_the_mixture_tensor_small(test_digits, monkeypatch):
+    """log p(z) of a 500-component prior builds a (rows, K, Z) tensor: with the default
+    MAX_ROWS of 200,000 rows that would be 4 GB; the evaluation lowers its rows per pass."""
+    import vaelab.models
+    from vaelab.distributions import log_normal_mixture
+    from vaelab.evaluate import MAX_MIXTURE_ELEMENTS
+    from vaelab.models import GMVAE
+
+    largest = []
+
+    def recording(z, m, v):
+        largest.append(z.shape[0] * m.shape[-2] * m.shape[-1])
+        return log_normal_mixture(z, m, v)
+
+    monkeypatch.setattr(vaelab.models, "log_normal_mixture", recording)
+    torch.manual_seed(0)
+    model = GMVAE(z_dim=10, k=500)
+    x, _ = test_digits
+    result = evaluate(model, x[:30], objective="iwae", iw=1000, seed=0)
+    assert math.isfinite(result["niwae"]) and result["n"] == 30
+    assert max(largest) <= MAX_MIXTURE_ELEMENTS  # at most 10,000 rows of 500 x 10
+    assert sum(largest) == 30 * 1000 * 500 * 10  # every sample of every image, once

@@ -20,11 +20,23 @@ from torch import nn
 
 from .objectives import gmvae_negative_elbo_bound, negative_iwae_bound, vae_negative_elbo_bound
 
-__all__ = ["evaluate", "evaluate_checkpoint", "ELBO_BOUNDS", "MAX_ROWS"]
+__all__ = ["evaluate", "evaluate_checkpoint", "ELBO_BOUNDS", "MAX_ROWS", "row_budget"]
 
 #: Rows (importance samples x images) per forward pass in an IWAE evaluation: about 200k rows of
 #: 784 pixels keep the decoder's activations near 1 GB.
 MAX_ROWS = 200_000
+#: A mixture prior's log-density holds a ``(rows, K, Z)`` tensor per pass (``log_normal_mixture``):
+#: rows are capped so that it stays near 200 MB (K = 500, Z = 10: 10,000 rows, not 200,000 = 4 GB).
+MAX_MIXTURE_ELEMENTS = 50_000_000
+
+
+def row_budget(model: nn.Module, max_rows: int) -> int:
+    """``max_rows``, lowered for a mixture prior of ``model.k`` components in ``model.z_dim``
+    dimensions so that ``rows * k * z_dim <= MAX_MIXTURE_ELEMENTS``."""
+    k, z_dim = getattr(model, "k", None), getattr(model, "z_dim", None)
+    if isinstance(k, int) and isinstance(z_dim, int) and k > 0 and z_dim > 0:
+        return max(1, min(max_rows, MAX_MIXTURE_ELEMENTS // (k * z_dim)))
+    return max_rows
 
 
 def _vae_elbo(model, x, beta, generator):
@@ -99,7 +111,8 @@ def evaluate(
         batch_size: images per forward pass (at most; see ``max_rows``).
         seed: seed of the binarisation and of the latent samples.
         beta: KL weight of the VAE's ``"elbo"``.
-        max_rows: memory budget of the IWAE, in rows of ``S * B``.
+        max_rows: memory budget of the IWAE, in rows of ``S * B`` (lowered for a mixture prior,
+            see :func:`row_budget`).
 
     Returns:
         ``{"nelbo", "kl", "rec", "n"}`` for ``"elbo"``, ``{"niwae", "kl", "rec", "iw", "n"}`` for
@@ -122,6 +135,7 @@ def evaluate(
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"x must be a non-empty (N, D) tensor, got shape {tuple(x.shape)}")
     device = _model_device(model)
+    max_rows = row_budget(model, max_rows)
     xb = fixed_binarization(x, seed=seed)
     generator = torch.Generator(device=device).manual_seed(seed)  # local: global state untouched
     n = len(xb)
