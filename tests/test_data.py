@@ -492,3 +492,74 @@ def test_labelled_subset():
         d.labelled_subset(y, per_class=401)
     with pytest.raises(ValueError, match="class 3"):
         d.labelled_subset(torch.tensor([0, 1, 2, 0, 1, 2]), per_class=1, y_dim=4)
+
+
+# ---------------------------------------------------------------------------------- augmentation
+
+
+def _digit_batch(n=6):
+    from vaelab.data import load_dataset
+    x, _ = load_dataset("mnist-embedded", split="test")
+    return x[:n]
+
+
+def test_random_shift_is_a_whole_pixel_translation_of_each_image():
+    from vaelab.data import random_shift
+    x = _digit_batch()
+    moved = random_shift(x, max_shift=2, generator=torch.Generator().manual_seed(0))
+    assert moved.shape == x.shape
+    seen = set()
+    for original, result in zip(x.view(-1, 28, 28), moved.view(-1, 28, 28)):
+        padded = torch.nn.functional.pad(original, (2, 2, 2, 2))
+        matches = [(dy, dx) for dy in range(5) for dx in range(5)
+                   if torch.equal(padded[dy:dy + 28, dx:dx + 28], result)]
+        assert matches, "every output is some translation of its input, by brute force"
+        seen.add(matches[0])
+    assert len(seen) > 1  # per image, not one shift for the batch
+    assert torch.equal(random_shift(x, 0), x)
+    with pytest.raises(ValueError, match="whole number"):
+        random_shift(x, 1.5)
+    with pytest.raises(ValueError, match=r"\(B, 784\)"):
+        random_shift(x.view(-1, 28, 28))
+
+
+def test_random_affine_moves_digits_a_little_and_stays_an_image():
+    from vaelab.data import random_affine
+    x = _digit_batch(50)
+    same = random_affine(x, rotation=0, scale=0, shear=0, shift=0)
+    assert torch.allclose(same, x, atol=1e-5)  # all ranges 0: the identity (up to rounding)
+    generator = torch.Generator().manual_seed(0)
+    moved = random_affine(x, generator=generator)
+    assert moved.shape == x.shape and moved.min() >= 0 and moved.max() <= 1
+    assert not torch.allclose(moved, x)
+    again = random_affine(x, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again, moved)  # repeatable for a seed
+    # A pure translation moves the centre of mass by at most `shift` pixels along each axis.
+    grid = torch.arange(28, dtype=torch.float32)
+
+    def centre(images):
+        images = images.view(-1, 28, 28)
+        mass = images.sum((1, 2))
+        return torch.stack([(images.sum(2) * grid).sum(1) / mass, (images.sum(1) * grid).sum(1) / mass], 1)
+
+    shifted = random_affine(x, generator=generator, rotation=0, scale=0, shear=0, shift=2.0)
+    offsets = (centre(shifted) - centre(x)).abs()
+    assert offsets.max() <= 2.0 + 0.3 and offsets.max() > 0.5
+    with pytest.raises(ValueError, match="rotation must be >= 0"):
+        random_affine(x, rotation=-1)
+
+
+def test_batches_augment_before_binarising():
+    from vaelab.data import Batches
+    x = torch.full((20, 4), 0.5)
+    calls = []
+
+    def to_ones(batch, generator):
+        calls.append(isinstance(generator, torch.Generator))
+        return torch.ones_like(batch)
+
+    for batch in Batches(x, batch_size=5, transform=to_ones):
+        assert torch.equal(batch, torch.ones(5, 4))  # bernoulli(1) = 1: transformed first
+    assert calls == [True] * 4
+    with pytest.raises(TypeError, match="transform must be a function"):
+        Batches(x, batch_size=5, transform="affine")

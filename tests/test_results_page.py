@@ -6,19 +6,29 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _variant(path: Path, chapter: str) -> str:
+    """A variant of a chapter's benchmark, `NN_name_<variant>.json`, as its rows name it
+    (`04_ssvae_no_augmentation.json`: "no augmentation"); "" for the chapter's main file."""
+    return path.stem.removeprefix(chapter).strip("_").replace("_", " ")
+
+
 def test_every_measured_number_is_on_the_results_page():
     page = (REPO / "book" / "results.md").read_text(encoding="utf-8")
     results = sorted((REPO / "benchmarks" / "results").glob("*.json"))
     assert results, "no measured results in benchmarks/results/"
+    chapters = {p: json.loads(p.read_text()).get("chapter", p.stem) for p in results}
+    variants = {_variant(p, chapter) for p, chapter in chapters.items()} - {""}
     for path in results:
         measured = json.loads(path.read_text())
         if isinstance(measured["results"], list):  # Chapter 3: one entry per model and test set
             _check_bound_table(page, path, measured)
             continue
+        variant = _variant(path, chapters[path])
         for test_set, values in measured["results"].items():
             setting = test_set.split("), ", 1)[1].replace("=", " = ") if "), " in test_set else ""
             row = next((line for line in page.splitlines() if line.startswith("|") and _short(test_set) in line
-                        and setting in line and _chapter_section(page, line, measured["chapter"])), None)
+                        and setting in line and _chapter_section(page, line, measured["chapter"])
+                        and (variant in line if variant else not any(v in line for v in variants))), None)
             assert row is not None, f"{path.name}: no row for {test_set!r} in book/results.md"
             for key in ("nelbo", "niwae", "kl", "rec", "accuracy"):
                 if key in values:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -360,3 +361,26 @@ def test_gmvae_iwae_evaluation_keeps_the_mixture_tensor_small(test_digits, monke
     assert math.isfinite(result["niwae"]) and result["n"] == 30
     assert max(largest) <= MAX_MIXTURE_ELEMENTS  # at most 10,000 rows of 500 x 10
     assert sum(largest) == 30 * 1000 * 500 * 10  # every sample of every image, once
+
+
+def test_ema_follows_the_closed_form_and_train_calls_on_step():
+    from vaelab.train import EMA
+    module = torch.nn.Linear(3, 2)
+    start = copy.deepcopy(module.weight.detach())
+    average = EMA(module, decay=0.9)
+    with torch.no_grad():
+        module.weight.fill_(1.0)
+    for _ in range(5):
+        average.update(module)
+    # A constant target w: w_avg = w + decay^n (w_avg(0) - w).
+    assert torch.allclose(average.module.weight, 1.0 + 0.9 ** 5 * (start - 1.0), atol=1e-6)
+    assert not average.module.weight.requires_grad and not average.module.training
+    assert average(torch.zeros(1, 3)).shape == (1, 2)
+    with pytest.raises(ValueError, match="decay"):
+        EMA(module, decay=1.0)
+
+    steps = []
+    model = torch.nn.Linear(2, 1)
+    train(model, lambda m, x: (m(x).pow(2).mean(), {}), [torch.ones(4, 2)], steps=7, progress=False,
+          on_step=lambda m, step: steps.append((m is model, step)))
+    assert steps == [(True, i) for i in range(1, 8)]

@@ -20,6 +20,7 @@ so that on a GPU the host never waits for the device inside the loop.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import os
@@ -35,6 +36,7 @@ from torch import nn
 from .objectives import gmvae_negative_elbo_bound, vae_negative_elbo_bound
 
 __all__ = [
+    "EMA",
     "History",
     "TrainingDivergedError",
     "CheckpointError",
@@ -84,6 +86,45 @@ def fast_mode() -> bool:
 def steps_for(default_steps: int, fast_steps: int = 300) -> int:
     """``default_steps``, or at most ``fast_steps`` in :func:`fast_mode`."""
     return min(int(default_steps), int(fast_steps)) if fast_mode() else int(default_steps)
+
+
+# --------------------------------------------------------------------------------------------
+# Weight averaging
+# --------------------------------------------------------------------------------------------
+
+
+class EMA:
+    """An exponential moving average of a module's weights (Polyak averaging).
+
+    ``average = EMA(model.classifier, decay=0.999)`` keeps a frozen copy, ``average.module``;
+    each ``average.update(model.classifier)`` moves every parameter and floating-point buffer
+    of the copy towards the module's: ``w_avg <- decay * w_avg + (1 - decay) * w``. The averaged
+    weights forget the noise of the last steps of stochastic training, which often makes them
+    better on test data than the last weights. Use it with :func:`train`'s ``on_step``.
+
+    Args:
+        module: the module to average (copied; the copy is in eval mode, without gradients).
+        decay: in [0, 1); about ``1 / (1 - decay)`` recent steps count (1,000 for 0.999).
+    """
+
+    def __init__(self, module: nn.Module, decay: float = 0.999):
+        if not 0 <= decay < 1:
+            raise ValueError(f"decay must be in [0, 1), got {decay}")
+        self.decay = float(decay)
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        """One averaging step towards ``module``'s current weights (the same architecture)."""
+        mine = list(self.module.parameters()) + [b for b in self.module.buffers() if b.is_floating_point()]
+        theirs = list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]
+        if len(mine) != len(theirs):
+            raise ValueError("EMA.update: the module does not have the averaged module's weights")
+        for average, current in zip(mine, theirs):
+            average.lerp_(current.detach().to(average.device), 1 - self.decay)
+
+    def __call__(self, *args, **kwargs):
+        return self.module(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,6 +312,7 @@ def train(
     log_every: int = 50,
     history: History | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    on_step: Callable[[nn.Module, int], None] | None = None,
 ) -> History:
     """Train ``model`` with Adam for ``steps`` steps and return the :class:`History`.
 
@@ -305,6 +347,9 @@ def train(
             a run, pass a new ``seed`` (or None) so that the noise does not repeat, and the same
             ``optimizer`` to keep Adam's moment estimates.
         optimizer: an optimiser to continue with; a fresh fused Adam (:func:`make_optimizer`) when None.
+        on_step: called as ``on_step(model, step)`` after each optimiser step (``step`` counts
+            from 1 in this call), e.g. ``lambda model, step: average.update(model)`` with an
+            :class:`EMA`.
 
     Returns:
         The history (the same object as ``history`` when one was given).
@@ -354,6 +399,8 @@ def train(
             loss.backward()
             optimizer.step()
             done = i
+            if on_step is not None:
+                on_step(model, i)
             # Keep detached tensors: no .item() (a host-device sync on a GPU) inside the loop.
             losses.append(loss.detach())
             for name, value in metrics.items():
