@@ -15,22 +15,16 @@ import pytest
 
 from autograder import testing
 
+import toy_class
+
 REPO = Path(__file__).resolve().parent.parent
-TOY = REPO / "tests" / "fixtures" / "toy" / "solutions"
-CHAPTER = "00_toy"
+TOY, CHAPTER = toy_class.TOY, toy_class.CHAPTER
 OUTPUTS = ("grades.csv", "scores_by_function.csv")
 
 
 @pytest.fixture(scope="module")
 def submissions(tmp_path_factory) -> Path:
-    source = testing.read_notebook(TOY / f"{CHAPTER}.ipynb")
-    return testing.write_submissions(tmp_path_factory.mktemp("class") / "in", {
-        "ada": {CHAPTER: testing.make_submission(source)},
-        "bob": {CHAPTER: testing.make_submission(source, answered=False)},
-        "cy": {CHAPTER: testing.make_submission(source, {"square": "def square(x):\n    return -x"})},
-        "dee": {CHAPTER: testing.make_submission(source, {"add": "def plus(a, b):\n    return a + b"})},
-        "eve": {CHAPTER: '{"cells": ['},
-    })
+    return toy_class.write_class(tmp_path_factory.mktemp("class") / "in")
 
 
 @pytest.fixture(scope="module")
