@@ -3,7 +3,8 @@
 SUBMISSIONS is a folder or a .zip: `<student>/<chapter>.ipynb`, or an export of Canvas, Moodle
 or Blackboard (see `autograder.inputs`). Every submission is autograded in a course of its own (a
 copy of the chapter's course where `generate_assignment` ran once), with its own gradebook, in
-fast mode (`VAELAB_FAST=1` and nbgrader's `NBGRADER_EXECUTION`), in a worker process of its own
+fast mode (`VAELAB_FAST=1` and nbgrader's `NBGRADER_EXECUTION=autograde`, under which
+`vaelab.train.steps_for` trains a quarter of fast mode's steps), in a worker process of its own
 (`--jobs N` at once), its kernel in the sandbox of `autograder.sandbox` with a per-cell time limit
 (`--timeout`), a per-notebook time limit (`--notebook-timeout`) and a memory limit
 (`--memory-limit`). Nothing is written outside the temporary folders and DIR.

@@ -421,6 +421,13 @@ def test_the_reference_answers_get_full_marks(batch, chapter):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_feedback_shows_the_students_own_figures(batch, chapter):
+    """The notebook trains (a quarter of fast mode's steps while it is graded) and draws its
+    figures, which the feedback page embeds."""
+    assert "data:image/png;base64," in batch.feedback("ref", chapter)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_the_untouched_notebook_gets_zero(batch, chapter):
     row = batch.row("stub", chapter)
     assert float(row["score"]) == 0
