@@ -155,22 +155,22 @@ def build(solutions: Path, out: Path, fast: bool, timeout: int | None = None, in
         print(f"error: no source notebooks in {solutions}/")
         return 2
     fast = fast or os.environ.get("VAELAB_FAST") == "1"
-    stale = {}
+    stale = {}  # name: (solution, its cache key)
     for name, solution in sources.items():
         target = out / "chapters" / f"{name}.ipynb"
         stamp = target.with_suffix(".stamp")
-        if target.exists() and stamp.exists() and stamp.read_text().strip() == cache_key(solution, fast, instructor):
+        key = cache_key(solution, fast, instructor)
+        if target.exists() and stamp.exists() and stamp.read_text().strip() == key:
             print(f"{target}: up to date (cached)")
         else:
-            stale[name] = solution
-    to_run = [s for s in stale.values() if not executed_path(s, fast).exists()]
+            stale[name] = (solution, key)
+    to_run = [s for s, _ in stale.values() if not executed_path(s, fast).exists()]
     if jobs > 1 and len(to_run) > 1:
         print(f"executing {len(to_run)} notebooks, {jobs} at a time", flush=True)
         execute_in_parallel(to_run, fast, timeout, jobs)
-    for name, solution in stale.items():
+    for name, (solution, key) in stale.items():
         target = out / "chapters" / f"{name}.ipynb"
         stamp = target.with_suffix(".stamp")
-        key = cache_key(solution, fast, instructor)
         print(f"{target}: {'instructor edition' if instructor else 'student view'} of {solution}", flush=True)
         executed = executed_solution(solution, fast, timeout)
         if instructor:

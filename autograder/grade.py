@@ -209,14 +209,10 @@ def prepare_chapter(solution: Path, workdir: Path, dependencies: str = "") -> Ch
     template = workdir / solution.stem
     template.mkdir(parents=True)
     released = Course(template).generate_assignment(solution)
-    cells, functions = {}, []
-    for cell in released.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade"):
-            cells[meta["grade_id"]] = ("manual" if meta.get("solution") else "auto",
-                                       float(meta["points"]))
-        elif meta.get("solution") and cell.cell_type == "code":
-            functions.append(meta["grade_id"])
+    cells = notebooks.graded_cells(released)
+    functions = [cell.metadata.nbgrader["grade_id"] for cell in released.cells
+                 if cell.cell_type == "code" and nbgrader_utils.is_solution(cell)
+                 and not nbgrader_utils.is_grade(cell)]
     return Chapter(solution.stem, template, cells, _answer_ids(released), functions, released,
                    _digest(solution.read_bytes(), dependencies.encode()))
 

@@ -82,16 +82,8 @@ def display_url(url: str) -> str:
 
 
 def chapter_cells(source: Path) -> dict[str, tuple[str, float]]:
-    """`{grade_id: (kind, points)}` of the graded cells of a source notebook: `auto` for a test
-    cell, `manual` for a written answer graded by hand (as `grade.prepare_chapter` reads them
-    from the released notebook)."""
-    cells = {}
-    for cell in notebooks.read(source).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade"):
-            cells[meta["grade_id"]] = ("manual" if meta.get("solution") else "auto",
-                                       float(meta["points"]))
-    return cells
+    """`{grade_id: (kind, points)}` of the graded cells of a chapter's source notebook."""
+    return notebooks.graded_cells(notebooks.read(source))
 
 
 class ClassGradebook:

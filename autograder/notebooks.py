@@ -58,6 +58,18 @@ def write(nb: NotebookNode, path: str | os.PathLike) -> None:
     path.write_bytes(canonical(nb))
 
 
+def graded_cells(nb: NotebookNode) -> dict[str, tuple[str, float]]:
+    """`{grade_id: (kind, points)}` of the graded cells of a (source or released) notebook:
+    kind `auto` for a test cell, `manual` for a written answer graded by hand."""
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            cells[meta["grade_id"]] = ("manual" if meta.get("solution") else "auto",
+                                       float(meta["points"]))
+    return cells
+
+
 def student_view(nb: NotebookNode) -> NotebookNode:
     """A copy of the source notebook `nb` as students see it: solution regions replaced by
     nbgrader's stubs (``# YOUR CODE HERE`` / ``raise NotImplementedError()``, ``YOUR ANSWER HERE``),

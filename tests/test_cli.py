@@ -7,19 +7,8 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from vaelab.__main__ import main
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine torch's thread pool waits
-    for cores held by other processes: one thread keeps these tests fast. Restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -23,16 +23,6 @@ from vaelab.models import FSVAE, GMVAE, SSVAE, VAE  # noqa: E402
 from vaelab.train import History  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine torch's thread pool waits
-    for cores held by other processes: one thread keeps these tests fast. Restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def saved(fig, tmp_path, name):
     assert isinstance(fig, Figure)
     path = tmp_path / f"{name}.png"

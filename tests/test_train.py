@@ -29,16 +29,6 @@ from vaelab.train import (
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine torch's thread pool waits
-    for cores held by other processes: one thread keeps these tests fast. Restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits():
     x, y = load_dataset("mnist-embedded", split="train")

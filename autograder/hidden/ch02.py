@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 
 from vaelab import distributions as ref
 from vaelab import objectives
@@ -20,19 +19,7 @@ from vaelab.checks import (
 )
 from vaelab.models import GMVAE
 
-from . import refuse_reference
-
-
-def _g(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(*shape, seed, dtype=torch.float32, scale=1.0):
-    return scale * torch.randn(*shape, generator=_g(seed), dtype=dtype)
-
-
-def _pos(*shape, seed, dtype=torch.float32, low=0.05):
-    return F.softplus(torch.randn(*shape, generator=_g(seed), dtype=dtype)) + low
+from . import _g, _randn, _pos, refuse_reference
 
 
 def _near_one_component(b, k, z_dim, seed, variance, dtype=torch.float32):

@@ -8,15 +8,7 @@ from vaelab import distributions as ref
 from vaelab import objectives
 from vaelab.checks import REFERENCE_HELPERS, Case, check_duplicate_cases, check_iwae_bound, check_log_mean_exp_cases, substituted
 
-from . import refuse_reference
-
-
-def _g(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(*shape, seed, dtype=torch.float32, scale=1.0):
-    return scale * torch.randn(*shape, generator=_g(seed), dtype=dtype)
+from . import _g, _randn, refuse_reference
 
 
 def test_duplicate(duplicate):

@@ -25,15 +25,7 @@ from vaelab.checks import (
 )
 from vaelab.models import SSVAE
 
-from . import refuse_reference
-
-
-def _g(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(*shape, seed, dtype=torch.float32, scale=1.0):
-    return scale * torch.randn(*shape, generator=_g(seed), dtype=dtype)
+from . import _g, _randn, refuse_reference
 
 
 def _log_softmax(*shape, seed, dtype=torch.float32, scale=1.0):

@@ -16,11 +16,7 @@ from vaelab.checks import (
 )
 from vaelab.models import FSVAE
 
-from . import refuse_reference
-
-
-def _g(seed):
-    return torch.Generator().manual_seed(seed)
+from . import _g, refuse_reference
 
 
 def _data(model, b, seed, dtype=torch.float32):

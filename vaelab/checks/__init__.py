@@ -154,6 +154,14 @@ def check_against_reference(
     return n
 
 
+def _require_gradient(module: torch.nn.Module, message: str) -> None:
+    """Raises `CheckFailed(message)` unless a backward pass left a nonzero gradient on some
+    parameter of `module` (and a gradient on every one)."""
+    grads = [p.grad for p in module.parameters()]
+    if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
+        raise CheckFailed(message)
+
+
 def _check_gradients(name: str, got: torch.Tensor, expected: torch.Tensor, case: Case) -> None:
     inputs = [a for a in case.args if isinstance(a, torch.Tensor) and a.requires_grad]
     if not inputs:

@@ -20,6 +20,7 @@ from . import (
     CheckFailed,
     Mistake,
     _call,
+    _require_gradient,
     _g,
     _pos,
     _randn,
@@ -313,9 +314,7 @@ def check_vae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x=N
         raise CheckFailed(f"{name}: nelbo or rec has no gradient; do not use .item(), .detach() or torch.no_grad() in the objective.")
     rec.backward()
     for part in ("encoder", "decoder"):
-        grads = [p.grad for p in getattr(model, part).parameters()]
-        if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-            raise CheckFailed(f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * eps, not detached.")
+        _require_gradient(getattr(model, part), f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * eps, not detached.")
     model.zero_grad(set_to_none=True)
     return n + 1
 

@@ -26,6 +26,7 @@ from . import (
     CheckFailed,
     Mistake,
     _call,
+    _require_gradient,
     _g,
     _pos,
     _randn,
@@ -463,9 +464,7 @@ def check_gmvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
         raise CheckFailed(f"{name}: nelbo, kl or rec has no gradient; do not use .item(), .detach() or torch.no_grad() in the objective.")
     rec.backward(retain_graph=True)
     for part in ("encoder", "decoder"):
-        grads = [p.grad for p in getattr(model, part).parameters()]
-        if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-            raise CheckFailed(f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * eps, not detached.")
+        _require_gradient(getattr(model, part), f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * eps, not detached.")
     model.zero_grad(set_to_none=True)
     kl.backward()
     if model.z_pre.grad is None or float(model.z_pre.grad.abs().sum()) == 0:
@@ -473,9 +472,7 @@ def check_gmvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
             f"{name}: no gradient of kl reaches the mixture's parameters (model.z_pre): the prior is learned through "
             "the KL term, so compute log p(z) from model.prior() without detaching it."
         )
-    grads = [p.grad for p in model.encoder.parameters()]
-    if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-        raise CheckFailed(f"{name}: no gradient of kl reaches the encoder; compute log q(z|x) from the encoder's m, v at the reparameterised z.")
+    _require_gradient(model.encoder, f"{name}: no gradient of kl reaches the encoder; compute log q(z|x) from the encoder's m, v at the reparameterised z.")
     model.zero_grad(set_to_none=True)
     return n + 1
 

@@ -34,6 +34,7 @@ from . import (
     CheckFailed,
     Mistake,
     _call,
+    _require_gradient,
     _g,
     _randn,
     _report,
@@ -550,9 +551,7 @@ def _check_gradients(fn: Callable, model, x, iw: int, name="negative_iwae_bound"
         raise CheckFailed(f"{name}: niwae has no gradient; do not use .item(), .detach(), numpy or torch.no_grad() in the bound.")
     niwae.backward()
     for part, module in parts.items():
-        grads = [p.grad for p in module.parameters()]
-        if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-            raise CheckFailed(f"{name} on a {kind}: no gradient of niwae reaches the {part}.")
+        _require_gradient(module, f"{name} on a {kind}: no gradient of niwae reaches the {part}.")
     if hasattr(model, "z_pre") and (model.z_pre.grad is None or float(model.z_pre.grad.abs().sum()) == 0):
         raise CheckFailed(
             f"{name} on a GMVAE: no gradient of niwae reaches the prior's parameters (z_pre): compute log p(z) with "
@@ -563,12 +562,8 @@ def _check_gradients(fn: Callable, model, x, iw: int, name="negative_iwae_bound"
     if not rec.requires_grad:
         raise CheckFailed(f"{name}: rec has no gradient; do not use .item(), .detach() or torch.no_grad().")
     rec.backward()
-    grads = [p.grad for p in model.encoder.parameters()]
-    if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-        raise CheckFailed(
-            f"{name}: no gradient of rec reaches the encoder, so z is not the reparameterised sample m + sqrt(v) * eps "
-            "(sample with sample_gaussian, and do not detach z)."
-        )
+    _require_gradient(model.encoder, f"{name}: no gradient of rec reaches the encoder, so z is not the reparameterised "
+                      "sample m + sqrt(v) * eps (sample with sample_gaussian, and do not detach z).")
     model.zero_grad(set_to_none=True)
     return 1
 

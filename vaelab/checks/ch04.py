@@ -37,6 +37,7 @@ from . import (
     CheckFailed,
     Mistake,
     _call,
+    _require_gradient,
     _g,
     _randn,
     _report,
@@ -266,9 +267,7 @@ def check_classification_loss_model(classification_loss: Callable, model=None, b
     if not loss.requires_grad:
         raise CheckFailed(f"{name}: the loss has no gradient; do not use .item(), .detach() or torch.no_grad().")
     loss.backward()
-    grads = [p.grad for p in model.classifier.parameters()]
-    if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-        raise CheckFailed(f"{name}: no gradient reaches the classifier; compute the loss from model.classify(x).")
+    _require_gradient(model.classifier, f"{name}: no gradient reaches the classifier; compute the loss from model.classify(x).")
     model.zero_grad(set_to_none=True)
     return 1
 
@@ -508,14 +507,10 @@ def _check_gradients(name, negative_elbo_bound, model, x):
         ("encoder", "z must be the reparameterised sample m + sqrt(v) * eps."),
         ("decoder", "rec = -log p(x|z,y) from model.decode(z, y)."),
     ):
-        grads = [p.grad for p in getattr(model, part).parameters()]
-        if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-            raise CheckFailed(f"{name}: no gradient of rec reaches the {part}; {why}")
+        _require_gradient(getattr(model, part), f"{name}: no gradient of rec reaches the {part}; {why}")
     model.zero_grad(set_to_none=True)
     kl_y.backward()
-    grads = [p.grad for p in model.classifier.parameters()]
-    if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-        raise CheckFailed(f"{name}: no gradient of kl_y reaches the classifier; compute q(y|x) from model.classify(x) without detaching it.")
+    _require_gradient(model.classifier, f"{name}: no gradient of kl_y reaches the classifier; compute q(y|x) from model.classify(x) without detaching it.")
     model.zero_grad(set_to_none=True)
     return 1
 

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 
 from .. import distributions as ref
-from . import CheckFailed, _call, _g, _report, _scalar, check_on_its_own
+from . import CheckFailed, _call, _g, _report, _require_gradient, _scalar, check_on_its_own
 from .ch02 import _check_draws, _near, narrow_posteriors
 
 __all__ = [
@@ -262,14 +262,10 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
         raise CheckFailed(f"{name}: nelbo, kl or rec has no gradient; do not use .item(), .detach() or torch.no_grad() in the objective.")
     rec.backward(retain_graph=True)
     for part in ("encoder", "decoder"):
-        grads = [p.grad for p in getattr(model, part).parameters()]
-        if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-            raise CheckFailed(f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * eps, not detached.")
+        _require_gradient(getattr(model, part), f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * eps, not detached.")
     model.zero_grad(set_to_none=True)
     kl.backward()
-    grads = [p.grad for p in model.encoder.parameters()]
-    if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
-        raise CheckFailed(f"{name}: no gradient of kl reaches the encoder; compute it from the encoder's m, v.")
+    _require_gradient(model.encoder, f"{name}: no gradient of kl reaches the encoder; compute it from the encoder's m, v.")
     model.zero_grad(set_to_none=True)
     return n + 1
 
