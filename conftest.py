@@ -1,4 +1,5 @@
-"""Shared test configuration.
+"""Shared test configuration: tests run torch on one thread (`one_thread`), and nbval
+compares numbers with a tolerance.
 
 nbval runs the solution notebooks (``make test`` collects ``solutions/*.ipynb`` with ``--nbval``)
 and compares each cell's outputs with the ones stored in the notebook. Training and evaluation
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+
+import pytest
 
 collect_ignore = ["tests/fixtures", "chapters", "book", "_build", ".venv"]
 
@@ -58,3 +61,16 @@ else:
     if not getattr(IPyNbCell.compare_outputs, "_vaelab_tolerance", False):
         IPyNbCell.compare_outputs = _with_tolerance(IPyNbCell.compare_outputs)
         IPyNbCell.compare_outputs._vaelab_tolerance = True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine torch's thread pool waits
+    for cores held by other processes: one thread keeps the tests fast (as `make test`'s
+    OMP_NUM_THREADS=1 does). Restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
