@@ -1,7 +1,7 @@
 """Chapter 2 results: the GMVAE of the notebook, trained exactly as the notebook trains it.
 
 Trains ``GMVAE(z_dim=10, k=500)`` on the 4,000 training digits of the embedded MNIST set with the
-reference objective ``vaelab.objectives.gmvae_negative_elbo_bound`` (what the solution notebook's
+reference objective ``vaelab.reference.gmvae_negative_elbo_bound`` (what the solution notebook's
 ``negative_elbo_bound`` computes, drawing the same random numbers in the same order): Adam, learning
 rate 1e-3, batches of 100 from ``Batches(x_train, batch_size=100, seed=0)``, ``torch.manual_seed(0)``
 before building the model, ``train(..., seed=0)``, 6,000 steps. The VAE of chapter 1 is trained the
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from vaelab.data import Batches, DataError, load_dataset, load_mnist  # noqa: E402
 from vaelab.evaluate import evaluate  # noqa: E402
 from vaelab.models import GMVAE, VAE  # noqa: E402
-from vaelab.objectives import gmvae_negative_elbo_bound, vae_negative_elbo_bound  # noqa: E402
+from vaelab.reference import gmvae_negative_elbo_bound, vae_negative_elbo_bound  # noqa: E402
 from vaelab.plots_mixture import component_usage  # noqa: E402
 from vaelab.train import train  # noqa: E402
 

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from vaelab.data import Batches, DataError, load_dataset, load_mnist  # noqa: E402
 from vaelab.evaluate import evaluate  # noqa: E402
 from vaelab.models import VAE  # noqa: E402
-from vaelab.objectives import negative_iwae_bound  # noqa: E402
+from vaelab.reference import negative_iwae_bound  # noqa: E402
 from vaelab.train import load_checkpoint, save_checkpoint, train, train_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -45,7 +45,7 @@ from vaelab.data import (
     one_hot,
 )
 from vaelab.models import SSVAE
-from vaelab.objectives import ssvae_classification_loss, ssvae_negative_elbo_bound
+from vaelab.reference import ssvae_classification_loss, ssvae_negative_elbo_bound
 from vaelab.train import EMA, train
 
 LITERATURE = [

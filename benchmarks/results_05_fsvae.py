@@ -3,7 +3,7 @@
 Trains ``FSVAE(z_dim=10, image_shape=(3, 32, 32))`` (500 hidden units, Gaussian likelihood of
 variance 0.1) on the 4,000 training images of the coloured embedded MNIST set
 (``load_dataset("colored-mnist-embedded")``) with the reference objective
-``vaelab.objectives.fsvae_negative_elbo_bound`` (what the solution notebook's ``negative_elbo_bound``
+``vaelab.reference.fsvae_negative_elbo_bound`` (what the solution notebook's ``negative_elbo_bound``
 computes, drawing the same random numbers in the same order): Adam, learning rate 1e-3, batches of
 100 from ``Batches(x_train, one_hot(y_train), batch_size=100, binarize=False, seed=0)``,
 ``torch.manual_seed(0)`` before building the model, ``train(..., seed=0)``, 3,000 steps.
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from vaelab.data import Batches, load_dataset, one_hot  # noqa: E402
 from vaelab.models import FSVAE  # noqa: E402
-from vaelab.objectives import fsvae_negative_elbo_bound, sample_grid  # noqa: E402
+from vaelab.reference import fsvae_negative_elbo_bound, sample_grid  # noqa: E402
 from vaelab.train import train  # noqa: E402
 
 TEST_SET = "coloured embedded MNIST test split (1,000 images)"

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from vaelab.data import Batches, load_dataset  # noqa: E402
 from vaelab.models import VAE  # noqa: E402
-from vaelab.objectives import vae_negative_elbo_bound  # noqa: E402
+from vaelab.reference import vae_negative_elbo_bound  # noqa: E402
 from vaelab.train import make_optimizer, objective_for, resolve_device, train  # noqa: E402
 
 BATCH_SIZE = 100

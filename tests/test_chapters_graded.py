@@ -121,7 +121,7 @@ CHAPTERS: dict[str, Chapter] = {
         },
         library={
             "log_normal": cell("""
-                from vaelab.distributions import log_normal as _log_normal
+                from vaelab.reference import log_normal as _log_normal
 
                 def log_normal(x, m, v):
                     return _log_normal(x, m, v)
@@ -158,7 +158,7 @@ CHAPTERS: dict[str, Chapter] = {
         },
         library={
             "negative_elbo_bound": cell("""
-                from vaelab.objectives import gmvae_negative_elbo_bound
+                from vaelab.reference import gmvae_negative_elbo_bound
 
                 def negative_elbo_bound(model, x):
                     return gmvae_negative_elbo_bound(model, x)

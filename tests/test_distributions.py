@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Categorical, Independent, Normal, kl_divergence
 
-from vaelab import distributions as d
+from vaelab import reference as d
+from vaelab.nets import gaussian_parameters
 
 
 @pytest.fixture(autouse=True)
@@ -158,9 +159,9 @@ def test_kl_cat_matches_torch_distributions():
 
 def test_gaussian_parameters_finite_difference_gradient():
     h = _rand(3, 8, seed=1).requires_grad_()
-    m, v = d.gaussian_parameters(h)
+    m, v = gaussian_parameters(h)
     assert m.shape == v.shape == (3, 4) and (v > 0).all()
-    torch.autograd.gradcheck(lambda t: d.gaussian_parameters(t)[1], (h,))
+    torch.autograd.gradcheck(lambda t: gaussian_parameters(t)[1], (h,))
 
 
 @pytest.mark.parametrize(

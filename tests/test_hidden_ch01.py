@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
 from autograder.hidden import ch01
-from vaelab import distributions as ref
+from vaelab import reference as ref
 
 # ---------------------------------------------------------------- correct answers, several styles
 
@@ -233,7 +233,7 @@ def test_negative_elbo_bound_rejects_mistakes(style, fragment):
 
 
 def test_negative_elbo_bound_refuses_the_reference():
-    from vaelab.objectives import vae_negative_elbo_bound
+    from vaelab.reference import vae_negative_elbo_bound
 
     def nelbo(model, x, beta=1.0):
         return vae_negative_elbo_bound(model, x, beta)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
 from autograder.hidden import ch02
-from vaelab import distributions as ref
+from vaelab import reference as ref
 from vaelab.checks import check_gmvae_elbo, check_log_normal_mixture
 
 # ---------------------------------------------------------------- log_normal_mixture, correct styles
@@ -98,7 +98,7 @@ def test_log_normal_mixture_rejects_mistakes(answer, fragment):
 
 
 def _reference_alias(z, m, v):
-    from vaelab.distributions import log_normal_mixture as mixture
+    from vaelab.reference import log_normal_mixture as mixture
 
     return mixture(z, m, v)
 
@@ -270,7 +270,7 @@ def test_negative_elbo_bound_rejects_mistakes(style, fragment):
 
 
 def test_negative_elbo_bound_refuses_the_reference():
-    from vaelab.objectives import gmvae_negative_elbo_bound
+    from vaelab.reference import gmvae_negative_elbo_bound
 
     def nelbo(model, x):
         return gmvae_negative_elbo_bound(model, x)

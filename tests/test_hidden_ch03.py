@@ -8,7 +8,7 @@ import torch
 from torch.distributions import Normal
 
 from autograder.hidden import ch03
-from vaelab import distributions as ref
+from vaelab import reference as ref
 
 
 def _match(fragment):
@@ -265,7 +265,7 @@ def test_negative_iwae_bound_rejects_mistakes(style, fragment):
 
 
 def test_negative_iwae_bound_refuses_the_reference():
-    from vaelab.objectives import negative_iwae_bound
+    from vaelab.reference import negative_iwae_bound
 
     def niwae(model, x, iw):
         return negative_iwae_bound(model, x, iw)

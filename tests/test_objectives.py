@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Independent, Normal, kl_divergence
 
-from vaelab import objectives
+from vaelab import reference as objectives
 from vaelab.models import FSVAE, GMVAE, SSVAE, VAE
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .objectives import gmvae_negative_elbo_bound, negative_iwae_bound, vae_negative_elbo_bound
+from .chapters import call_with_generator, load
 
 __all__ = ["evaluate", "evaluate_checkpoint", "ELBO_BOUNDS", "MAX_ROWS", "row_budget"]
 
@@ -39,18 +39,17 @@ def row_budget(model: nn.Module, max_rows: int) -> int:
     return max_rows
 
 
-def _vae_elbo(model, x, beta, generator):
-    return vae_negative_elbo_bound(model, x, beta=beta, generator=generator)
+#: The chapter whose ``negative_elbo_bound`` evaluates each model by default.
+ELBO_BOUNDS: dict[str, str] = {"vae": "01_vae", "gmvae": "02_gmvae"}
 
 
-def _gmvae_elbo(model, x, beta, generator):
+def _elbo_call(name: str, bound: Callable, beta: float) -> Callable:
+    """``call(model, x) -> (nelbo, kl, rec)``: the VAE's bound takes ``beta``, the GMVAE's does not."""
+    if name == "vae":
+        return lambda model, x: bound(model, x, beta)
     if beta != 1.0:
         raise ValueError("beta applies to the VAE only; the GMVAE bound has no beta")
-    return gmvae_negative_elbo_bound(model, x, generator=generator)
-
-
-#: Negative ELBO per model name: ``bound(model, x, beta, generator) -> (nelbo, kl, rec)``.
-ELBO_BOUNDS: dict[str, Callable] = {"vae": _vae_elbo, "gmvae": _gmvae_elbo}
+    return bound
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -59,7 +58,7 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _iwae_single_image(model, x1, iw, max_rows, generator):
+def _iwae_single_image(model, x1, iw, max_rows, generator, bound):
     """``(-log p_hat(x), kl, rec)`` for one image ``x1: (1, D)`` with ``iw > max_rows`` samples.
 
     The samples are split into chunks of at most ``max_rows``. For one image the reference bound
@@ -70,7 +69,7 @@ def _iwae_single_image(model, x1, iw, max_rows, generator):
     remaining = iw
     while remaining > 0:
         s = min(max_rows, remaining)
-        niwae, kl, rec = negative_iwae_bound(model, x1, s, generator=generator)
+        niwae, kl, rec = call_with_generator(bound, model, x1, s, generator=generator)
         parts.append(-niwae.double() + math.log(s))
         kls.append(kl.item() * s)
         recs.append(rec.item() * s)
@@ -88,11 +87,12 @@ def evaluate(
     seed: int = 0,
     beta: float = 1.0,
     max_rows: int = MAX_ROWS,
+    bound: Callable | None = None,
 ) -> dict[str, float]:
     """Mean negative ELBO or IWAE bound of ``model`` on ``x``, with its KL and reconstruction terms.
 
     ``x`` is binarised once with :func:`vaelab.data.fixed_binarization` (``seed``), then split into
-    batches; the objectives of :mod:`vaelab.objectives` run on each with a local generator seeded
+    batches; the objectives of :mod:`vaelab.reference` run on each with a local generator seeded
     with ``seed``, under ``torch.no_grad()`` and in eval mode (the model's mode is restored after).
     Batch means are weighted by batch sizes, so the result is the mean over all N images.
 
@@ -113,6 +113,9 @@ def evaluate(
         beta: KL weight of the VAE's ``"elbo"``.
         max_rows: memory budget of the IWAE, in rows of ``S * B`` (lowered for a mixture prior,
             see :func:`row_budget`).
+        bound: the objective: ``negative_elbo_bound`` for ``"elbo"`` (with ``beta`` for a VAE),
+            ``negative_iwae_bound(model, x, iw)`` for ``"iwae"``. A notebook passes its own; None
+            takes the chapter's function from :func:`vaelab.chapters.load`.
 
     Returns:
         ``{"nelbo", "kl", "rec", "n"}`` for ``"elbo"``, ``{"niwae", "kl", "rec", "iw", "n"}`` for
@@ -130,6 +133,9 @@ def evaluate(
     name = getattr(model, "name", None)
     if objective == "elbo" and name not in ELBO_BOUNDS:
         raise ValueError(f"no ELBO evaluation for model {name!r}; supported: {sorted(ELBO_BOUNDS)}")
+    if bound is None:
+        bound = load(ELBO_BOUNDS[name], "negative_elbo_bound") if objective == "elbo" else load("03_iwae", "negative_iwae_bound")
+    call = _elbo_call(name, bound, beta) if objective == "elbo" else (lambda model, x: bound(model, x, iw))
 
     x = torch.as_tensor(x, dtype=torch.float32)
     if x.ndim != 2 or len(x) == 0:
@@ -147,17 +153,14 @@ def evaluate(
         with torch.no_grad():
             if objective == "iwae" and iw > max_rows:
                 for i in range(n):
-                    values = _iwae_single_image(model, xb[i : i + 1].to(device), iw, max_rows, generator)
+                    values = _iwae_single_image(model, xb[i : i + 1].to(device), iw, max_rows, generator, bound)
                     for key, value in zip(sums, values):
                         sums[key] += value
             else:
                 step = batch_size if objective == "elbo" else max(1, min(batch_size, max_rows // iw))
                 for start in range(0, n, step):
                     batch = xb[start : start + step].to(device)
-                    if objective == "elbo":
-                        values = ELBO_BOUNDS[name](model, batch, beta, generator)
-                    else:
-                        values = negative_iwae_bound(model, batch, iw, generator=generator)
+                    values = call_with_generator(call, model, batch, generator=generator)
                     for key, value in zip(sums, values):
                         sums[key] += value.item() * len(batch)  # batch means -> sums
     finally:

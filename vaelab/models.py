@@ -1,6 +1,6 @@
 """The course's models: networks and prior parameters only.
 
-No loss code lives here: the objectives are in :mod:`vaelab.objectives` (the reference answers)
+No loss code lives here: the objectives are in :mod:`vaelab.reference` (the reference answers)
 and in the students' notebooks. Every model records the keyword arguments it was built with in
 ``self.config`` so that a checkpoint can rebuild it (:func:`vaelab.train.load_checkpoint`).
 
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .distributions import log_normal, log_normal_mixture
+from .chapters import load
 from .nets import Classifier, Decoder, Encoder
 
 
@@ -36,15 +36,13 @@ class _StandardNormalPrior(nn.Module):
         return self.z_prior_m, self.z_prior_v
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
-        """``log p(z)``: ``(B, Z) -> (B,)``."""
-        m, v = self.prior()
-        return log_normal(z, m, v)
+        """``log p(z)``: ``(..., Z) -> (...)``, with chapter 1's ``log_normal`` (:func:`vaelab.chapters.load`)."""
+        return load("01_vae", "log_normal")(z, *self.prior())
 
     def sample_z(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` draws from the prior, ``(n, Z)``."""
-        m, v = self.prior()
-        eps = torch.randn(n, m.shape[-1], generator=generator, device=m.device, dtype=m.dtype)
-        return m + v.sqrt() * eps
+        """``n`` draws from the prior, ``(n, Z)`` (no gradient: for pictures, not for training)."""
+        mean, variance = self.prior()
+        return torch.normal(mean.expand(n, -1), variance.sqrt().expand(n, -1), generator=generator)
 
 
 class VAE(_StandardNormalPrior):
@@ -91,17 +89,15 @@ class GMVAE(VAE):
         return m, F.softplus(h) + 1e-8
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
-        """``log p(z)`` under the mixture: ``(B, Z) -> (B,)``."""
-        m, v = self.prior()
-        return log_normal_mixture(z, m, v)
+        """``log p(z)`` under the mixture, with chapter 2's ``log_normal_mixture``: ``(B, Z) -> (B,)``."""
+        return load("02_gmvae", "log_normal_mixture")(z, *self.prior())
 
     def sample_z(self, n: int, generator: torch.Generator | None = None, component: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` draws from the mixture (or from the given components, ``(n,)`` indices)."""
-        m, v = self.prior()
+        means, variances = self.prior()
         if component is None:
-            component = torch.randint(self.k, (n,), generator=generator, device=m.device)
-        eps = torch.randn(n, self.z_dim, generator=generator, device=m.device, dtype=m.dtype)
-        return m[0, component] + v[0, component].sqrt() * eps
+            component = torch.randint(self.k, (n,), generator=generator, device=means.device)
+        return torch.normal(means[0, component], variances[0, component].sqrt(), generator=generator)
 
 
 class SSVAE(_StandardNormalPrior):

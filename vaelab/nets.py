@@ -11,9 +11,21 @@ Conditional networks (``y_dim > 0``) concatenate the one-hot label to their inpu
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .distributions import gaussian_parameters
+
+def gaussian_parameters(h: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``h`` in two halves along ``dim``: a mean and a variance ``softplus(.) + 1e-8``.
+
+    Args:
+        h: ``(..., 2Z, ...)``.
+
+    Returns:
+        ``(m, v)``, each with ``Z`` along ``dim``.
+    """
+    m, h_v = torch.chunk(h, 2, dim=dim)
+    return m, F.softplus(h_v) + 1e-8
 
 
 def mlp(sizes: list[int], activation: type[nn.Module] = nn.ELU) -> nn.Sequential:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .distributions import log_normal
+from .chapters import load
 from .plots import _colormap, _device, _EvalMode, image_grid
 
 __all__ = [
@@ -62,7 +62,7 @@ def responsibilities(model, x: torch.Tensor, batch_size: int = 1000) -> torch.Te
     z = _encoder_means(model, x, batch_size)
     with _EvalMode(model):
         m, v = model.prior()
-        log_components = log_normal(z.unsqueeze(1), m, v)  # (N, K)
+        log_components = load("01_vae", "log_normal")(z.unsqueeze(1), m, v)  # (N, K)
     return torch.softmax(log_components, dim=-1).cpu()
 
 

@@ -3,7 +3,7 @@
 * :func:`train` runs Adam on any ``loss_fn(model, batch) -> (loss, metrics)`` over any stream of
   batches and returns a :class:`History`.
 * :func:`objective_for` turns a model name into the reference loss function of
-  :mod:`vaelab.objectives` (the registry :data:`OBJECTIVES`: adding a chapter is one entry).
+  :mod:`vaelab.reference` (the registry :data:`OBJECTIVES`: adding a chapter is one entry).
 * :func:`train_model` loads data, builds the model and trains it: what notebooks and the command
   line call.
 * :func:`save_checkpoint` / :func:`load_checkpoint` store a model with its config and history.
@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from .objectives import gmvae_negative_elbo_bound, vae_negative_elbo_bound
+from .chapters import load
 
 __all__ = [
     "EMA",
@@ -312,6 +312,28 @@ def _window_means(values: list) -> tuple[float, int | None]:
     return math.fsum(per_step) / len(per_step), bad
 
 
+def training_threads(device: torch.device, threads: int | None = None) -> int | None:
+    """The torch CPU thread count :func:`train` runs its loop with; None leaves torch's as it is.
+
+    ``threads`` when given. Otherwise, on a CPU, one thread, unless the user chose a count with
+    the environment variable ``OMP_NUM_THREADS`` (torch then already uses it: None). On a GPU, None.
+
+    Why one: the course's networks are small, so a step is a few milliseconds of many short
+    parallel regions. ``benchmarks/threads.py`` measured chapter 1's step on a 2-core machine:
+    torch's default (2 threads) is about 1.2 times as fast as one thread when the machine is idle,
+    but about 4 times slower (some rounds 50 times) while another process holds one core, because
+    every parallel region waits for a thread the OS has parked. A student's Jupyter shares the
+    machine with a browser and other notebooks; one thread is never far from the best.
+    """
+    if threads is not None:
+        if int(threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        return int(threads)
+    if torch.device(device).type != "cpu" or os.environ.get("OMP_NUM_THREADS", "").strip():
+        return None
+    return 1
+
+
 def train(
     model: nn.Module,
     loss_fn: LossFn,
@@ -325,6 +347,7 @@ def train(
     history: History | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     on_step: Callable[[nn.Module, int], None] | None = None,
+    threads: int | None = None,
 ) -> History:
     """Train ``model`` with Adam for ``steps`` steps and return the :class:`History`.
 
@@ -362,6 +385,9 @@ def train(
         on_step: called as ``on_step(model, step)`` after each optimiser step (``step`` counts
             from 1 in this call), e.g. ``lambda model, step: average.update(model)`` with an
             :class:`EMA`.
+        threads: torch CPU threads for the loop; None follows :func:`training_threads` (one
+            thread on a CPU unless ``OMP_NUM_THREADS`` is set). The previous setting is restored
+            when training ends.
 
     Returns:
         The history (the same object as ``history`` when one was given).
@@ -378,6 +404,7 @@ def train(
     from tqdm.auto import tqdm
 
     device = resolve_device(device)
+    threads = training_threads(device, threads)
     if seed is not None:
         torch.manual_seed(seed)
     history = History() if history is None else history
@@ -394,6 +421,9 @@ def train(
     ema: dict[str, float] = {}
     bar = tqdm(total=steps, disable=not progress, desc=f"train {getattr(model, 'name', '')}".strip(),
                unit="step", dynamic_ncols=True)
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     start = time.perf_counter()
     done = 0
     try:
@@ -440,6 +470,8 @@ def train(
         history.steps += done
         bar.close()
         model.train(was_training)
+        if threads is not None:
+            torch.set_num_threads(previous_threads)
     return history
 
 
@@ -470,13 +502,14 @@ def _images(batch) -> torch.Tensor:
 
 
 def _vae_objective(beta: float = 1.0) -> LossFn:
-    """β-VAE loss ``rec + beta * kl`` (:func:`vaelab.objectives.vae_negative_elbo_bound`).
+    """β-VAE loss ``rec + beta * kl`` with chapter 1's ``negative_elbo_bound`` (:func:`vaelab.chapters.load`).
 
     Metrics: ``nelbo = rec + kl`` (the bound itself, whatever ``beta``), ``kl``, ``rec``.
     """
+    negative_elbo_bound = load("01_vae", "negative_elbo_bound")
 
     def loss_fn(model, batch):
-        loss, kl, rec = vae_negative_elbo_bound(model, _images(batch), beta=beta)
+        loss, kl, rec = negative_elbo_bound(model, _images(batch), beta)
         nelbo = loss if beta == 1.0 else rec + kl
         return loss, {"nelbo": nelbo, "kl": kl, "rec": rec}
 
@@ -484,10 +517,11 @@ def _vae_objective(beta: float = 1.0) -> LossFn:
 
 
 def _gmvae_objective() -> LossFn:
-    """GMVAE negative ELBO, single-sample KL (:func:`vaelab.objectives.gmvae_negative_elbo_bound`)."""
+    """GMVAE negative ELBO, single-sample KL, with chapter 2's ``negative_elbo_bound``."""
+    negative_elbo_bound = load("02_gmvae", "negative_elbo_bound")
 
     def loss_fn(model, batch):
-        nelbo, kl, rec = gmvae_negative_elbo_bound(model, _images(batch))
+        nelbo, kl, rec = negative_elbo_bound(model, _images(batch))
         return nelbo, {"nelbo": nelbo, "kl": kl, "rec": rec}
 
     return loss_fn

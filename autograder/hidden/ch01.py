@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from vaelab import distributions as ref
-from vaelab import objectives
+from vaelab import reference as ref
+from vaelab import reference as objectives
 from vaelab.checks import (
     MISTAKES,
     REFERENCE_HELPERS,

@@ -6,8 +6,8 @@ import copy
 
 import torch
 
-from vaelab import distributions as ref
-from vaelab import objectives
+from vaelab import reference as ref
+from vaelab import reference as objectives
 from vaelab.checks import (
     REFERENCE_HELPERS,
     Case,

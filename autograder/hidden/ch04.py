@@ -8,8 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vaelab import distributions as ref
-from vaelab import objectives
+from vaelab import reference as ref
+from vaelab import reference as objectives
 from vaelab.checks import (
     REFERENCE_HELPERS,
     FixedLogits,

@@ -6,7 +6,7 @@ import copy
 
 import torch
 
-from vaelab import objectives
+from vaelab import reference as objectives
 from vaelab.checks import (
     REFERENCE_HELPERS,
     check_fsvae_negative_elbo_bound,

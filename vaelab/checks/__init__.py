@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 import torch
 import torch.nn.functional as F
 
-from .. import distributions as ref
+from .. import reference as ref
 
 #: Known mistakes by exercise name, filled by the chapter modules (``vaelab.checks.ch01``, ...).
 MISTAKES: dict[str, list["Mistake"]] = {}
@@ -189,7 +189,7 @@ def _check_gradients(name: str, got: torch.Tensor, expected: torch.Tensor, case:
 def calls_reference(student: Callable, reference: Callable, *args, **kwargs) -> bool:
     """Whether calling ``student(*args, **kwargs)`` runs ``reference``'s code, however it was imported.
 
-    Uses a profile hook on the code object, so aliases (``from vaelab.distributions import kl_normal
+    Uses a profile hook on the code object, so aliases (``from vaelab.reference import kl_normal
     as k``), modules reached through attributes and wrappers are all caught.
     """
     target = reference.__code__

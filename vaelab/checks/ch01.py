@@ -11,8 +11,8 @@ from typing import Callable
 
 import torch
 
-from .. import distributions as ref
-from .. import objectives
+from .. import reference as ref
+from .. import reference as objectives
 from . import (
     MISTAKES,
     NEAR_MISS_HINTS,

@@ -25,8 +25,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .. import distributions as ref
-from .. import objectives
+from .. import reference as ref
+from .. import reference as objectives
 from . import (
     MISTAKES,
     NEAR_MISS_HINTS,

@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import distributions as ref
-from .. import objectives
+from .. import reference as ref
+from .. import reference as objectives
 from . import (
     MISTAKES,
     NEAR_MISS_HINTS,

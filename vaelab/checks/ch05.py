@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from .. import distributions as ref
+from .. import reference as ref
 from . import CheckFailed, _call, _g, _report, _require_gradient, _scalar, check_on_its_own
 from .ch02 import _check_draws, _near, narrow_posteriors
 
