@@ -71,7 +71,7 @@ def _train(args) -> int:
     options = {k: v for k, v in options.items() if v is not None}
     model, history = train_model(
         args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        dataset=args.dataset, data_dir=args.data_dir, download=args.download, device=args.device,
+        dataset=args.dataset, data_dir=args.data_dir, download=args.download, device=_device(args.device),
         progress=not args.no_progress, **options,
     )
     out = Path(args.out) if args.out else Path("runs") / f"{args.model}.pt"
@@ -89,7 +89,7 @@ def _evaluate(args) -> int:
     from .evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, dataset=args.dataset, split=args.split,
-                                 data_dir=args.data_dir, iw=args.iw, seed=args.seed, device=args.device)
+                                 data_dir=args.data_dir, iw=args.iw, seed=args.seed, device=_device(args.device))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -98,6 +98,35 @@ def _evaluate(args) -> int:
     print(f"{result['model']} on {result['dataset']} {result['split']} ({result['n']} images): "
           f"{bound} {value:.2f}  KL {result['kl']:.2f}  Rec {result['rec']:.2f}")
     return 0
+
+
+def _device(name: str | None) -> str | None:
+    """The ``--device`` option, checked before any work: a device this PyTorch cannot use is a
+    ValueError (one line, exit status 2) that says why and what to pass instead.
+
+    Without the check, ``--device cuda`` on a CPU-only PyTorch fails deep inside torch with an
+    ``AssertionError`` ("Torch not compiled with CUDA enabled") and a traceback.
+    """
+    if name is None:
+        return None
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: not a device name; use cpu or cuda (or cuda:0, cuda:1, ...)") from None
+    fix = "use --device cpu, or leave --device out to use a GPU only when PyTorch sees one"
+    if device.type == "cuda":
+        if torch.version.cuda is None and torch.version.hip is None:
+            raise ValueError(f"--device {name}: this PyTorch {torch.__version__} is a CPU-only build, without "
+                             f"CUDA; {fix} (pytorch.org explains how to install a CUDA build)")
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: PyTorch has CUDA but sees no GPU (no GPU, or no driver); {fix}")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: there are {torch.cuda.device_count()} GPU(s), numbered from 0")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: Apple's MPS is not available on this machine; {fix}")
+    return name
 
 
 def _download(args) -> int:

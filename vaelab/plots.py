@@ -338,3 +338,151 @@ def _colormap(name: str):
     import matplotlib
 
     return matplotlib.colormaps[name]
+
+
+# --------------------------------------------------------------------------------------------
+# The latent space: interpolation, traversal, KL per dimension (vaelab.latent)
+# --------------------------------------------------------------------------------------------
+
+__all__ += ["plot_interpolation", "plot_traversal", "plot_kl_per_dimension"]
+
+
+def _unconditional(model, what: str) -> None:
+    if getattr(model, "y_dim", None):
+        raise ValueError(f"{what} draws unconditional models (VAE, GMVAE); this one needs labels")
+
+
+def _rows(x, device) -> torch.Tensor:
+    x = torch.as_tensor(x, dtype=torch.float32)
+    return (x[None] if x.ndim == 1 else x).to(device)
+
+
+def _labelled_grid(ax, images, nrow: int, row_labels, col_labels, image_shape, pad: int = 2) -> None:
+    """Draw ``images`` in rows of ``nrow`` on ``ax``, with a label left of each row and above each column."""
+    grid = grid_array(images, nrow=nrow, pad=pad, image_shape=image_shape)
+    h, w = _as_nchw(images[:1], image_shape).shape[2:]
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([pad + i * (w + pad) + w / 2 for i in range(len(col_labels))], col_labels, fontsize="small")
+    ax.set_yticks([pad + i * (h + pad) + h / 2 for i in range(len(row_labels))], row_labels, fontsize="small")
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def plot_interpolation(model, x_a, x_b, steps: int = 10, mode: str = "linear",
+                       title: str | None = None) -> Figure:
+    """Decoded paths between the codes of pairs of images, one row per pair.
+
+    Each row shows ``x_a``, the means of ``p(x | z_t)`` for the ``T = steps`` codes of
+    :func:`vaelab.latent.interpolate` from ``E_q[z | x_a]`` to ``E_q[z | x_b]`` (so the second and
+    the second-to-last images are the reconstructions), then ``x_b``.
+
+    Args:
+        model: an unconditional vaelab model (``encode``, ``decode``).
+        x_a, x_b: ``(P, D)`` (or ``(D,)``) images in [0, 1]: ``P`` pairs.
+        steps: ``T >= 2`` codes per path.
+        mode: ``"linear"`` or ``"spherical"`` (see :func:`vaelab.latent.interpolate`).
+    """
+    from .latent import interpolate
+
+    _unconditional(model, "plot_interpolation")
+    device = _device(model)
+    x_a, x_b = _rows(x_a, device), _rows(x_b, device)
+    if x_a.shape != x_b.shape:
+        raise ValueError(f"x_a and x_b must have the same shape, got {tuple(x_a.shape)} and {tuple(x_b.shape)}")
+    with _EvalMode(model):
+        m_a, _ = model.encode(x_a)
+        m_b, _ = model.encode(x_b)
+        paths = torch.stack([interpolate(a, b, steps, mode) for a, b in zip(m_a, m_b)])  # (P, T, Z)
+        decoded = _decode_mean(model, paths.reshape(-1, paths.shape[-1]), None).reshape(len(x_a), steps, -1)
+    rows = torch.cat([x_a[:, None], decoded.reshape(len(x_a), steps, -1), x_b[:, None]], 1).reshape(-1, x_a.shape[1])
+    cols = ["$x_a$"] + [f"{t:.2g}" for t in np.linspace(0, 1, steps)] + ["$x_b$"]
+    fig = Figure(figsize=(0.6 * (steps + 2) + 0.4, 0.6 * len(x_a) + 0.7))
+    ax = fig.add_subplot(1, 1, 1)
+    _labelled_grid(ax, rows.cpu(), steps + 2, [""] * len(x_a), cols, _image_shape(model))
+    ax.set_title(title if title is not None else f"{mode.capitalize()} interpolation between encoder means, t =",
+                 fontsize="medium")
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def plot_traversal(model, x=None, dims: Sequence[int] | None = None, values=None,
+                   title: str | None = None) -> Figure:
+    """One row per latent dimension ``j``: the decoded means of a code whose ``z_j`` takes each value.
+
+    The other dimensions stay at the base code: the encoder mean ``E_q[z | x]`` of one image, or
+    the prior mean ``0`` when ``x`` is None (:func:`vaelab.latent.traverse`). A row that does not
+    change is a dimension the decoder ignores, typically a collapsed one.
+
+    Args:
+        model: an unconditional vaelab model with ``z_dim``.
+        x: one image ``(D,)`` or ``(1, D)``, or None.
+        dims: the dimensions to traverse (rows); default all ``Z``.
+        values: ``T`` values for ``z_j``; default ``linspace(-3, 3, 9)`` (the prior's +-3 sigma).
+    """
+    from .latent import traverse
+
+    _unconditional(model, "plot_traversal")
+    device = _device(model)
+    dims = list(range(model.z_dim)) if dims is None else [int(d) for d in dims]
+    values = torch.linspace(-3.0, 3.0, 9) if values is None else torch.as_tensor(values, dtype=torch.float32)
+    with _EvalMode(model):
+        base = torch.zeros(model.z_dim, device=device) if x is None else model.encode(_rows(x, device)[:1])[0][0]
+        codes = torch.cat([traverse(base, d, values.to(device)) for d in dims])  # (len(dims) * T, Z)
+        images = _decode_mean(model, codes, None)
+    fig = Figure(figsize=(0.6 * len(values) + 0.8, 0.6 * len(dims) + 0.7))
+    ax = fig.add_subplot(1, 1, 1)
+    _labelled_grid(ax, images.cpu(), len(values), [f"$z_{{{d}}}$" for d in dims],
+                   [f"{v:.3g}" for v in values.tolist()], _image_shape(model))
+    default = f"Traversal around {'the prior mean' if x is None else 'an encoder mean'}, $z_j$ ="
+    ax.set_title(title if title is not None else default, fontsize="medium")
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def _named_vectors(values) -> list[tuple[str, np.ndarray]]:
+    if isinstance(values, dict):
+        return [(str(k), np.asarray(torch.as_tensor(v).double().cpu())) for k, v in values.items()]
+    return [("", np.asarray(torch.as_tensor(values).double().cpu()))]
+
+
+def plot_kl_per_dimension(kl, activity=None, threshold: float = 0.01, sort: bool = False,
+                          title: str | None = None) -> Figure:
+    """Bars of the KL of each latent dimension and, optionally, of its activity on a log scale.
+
+    Args:
+        kl: ``(Z,)`` nats per dimension (:func:`vaelab.latent.kl_per_dimension`), or a dict
+            ``{label: (Z,)}`` to compare models side by side.
+        activity: None, or ``(Z,)`` / a dict with the same labels: ``Var_x E_q[z_j | x]``
+            (:func:`vaelab.latent.activity`), drawn in a second panel with the ``threshold`` line.
+        threshold: the active-unit criterion drawn on the activity panel.
+        sort: order each model's dimensions by decreasing KL (the x axis is then a rank).
+    """
+    named = _named_vectors(kl)
+    acts = dict(_named_vectors(activity)) if activity is not None else None
+    panels = 2 if acts is not None else 1
+    z_dim = max(len(v) for _, v in named)
+    fig = Figure(figsize=(min(14.0, 2.0 + 0.28 * z_dim * max(1, len(named) / 2)), 2.8 * panels + 0.3))
+    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
+    width = 0.8 / len(named)
+    for i, (label, values) in enumerate(named):
+        order = np.argsort(-values, kind="stable") if sort else np.arange(len(values))
+        where = np.arange(len(values)) + (i - (len(named) - 1) / 2) * width
+        total = values.sum()
+        axes[0].bar(where, values[order], width, label=f"{label} (sum {total:.1f})" if label else None)
+        if acts is not None:
+            axes[1].bar(where, np.maximum(acts[label][order], 1e-8), width)
+    axes[0].set_ylabel("KL (nats)")
+    if any(label for label, _ in named):
+        axes[0].legend(fontsize="small")
+    axes[0].set_title(title if title is not None else "KL per latent dimension", fontsize="medium")
+    if acts is not None:
+        axes[1].set_yscale("log")
+        axes[1].axhline(threshold, color="k", lw=0.8, ls="--")
+        axes[1].set_ylabel("activity $\\mathrm{Var}_x\\,\\mu_j$")
+    axes[-1].set_xlabel("dimension, by decreasing KL" if sort else "dimension $j$")
+    for ax in axes:
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig

@@ -319,11 +319,12 @@ def training_threads(device: torch.device, threads: int | None = None) -> int | 
     the environment variable ``OMP_NUM_THREADS`` (torch then already uses it: None). On a GPU, None.
 
     Why one: the course's networks are small, so a step is a few milliseconds of many short
-    parallel regions. ``benchmarks/threads.py`` measured chapter 1's step on a 2-core machine:
-    torch's default (2 threads) is about 1.2 times as fast as one thread when the machine is idle,
-    but about 4 times slower (some rounds 50 times) while another process holds one core, because
-    every parallel region waits for a thread the OS has parked. A student's Jupyter shares the
-    machine with a browser and other notebooks; one thread is never far from the best.
+    parallel regions, and with two threads each region waits for a thread that the OS may have
+    parked. ``benchmarks/threads.py`` timed chapter 1's step on the 2-core course machine
+    (``benchmarks/results/threads*.json``), in steps/s, one thread against torch's default of two:
+    idle, 130 against 158; with a busy loop on one core, 118 against 32; with the machine loaded
+    by other jobs (load average 12), 36 against 1.2. One thread is never far from the best; two
+    can be 30 times slower, and a student's notebook shares the machine with a browser and more.
     """
     if threads is not None:
         if int(threads) < 1:

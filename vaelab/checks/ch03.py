@@ -1,608 +1,81 @@
-"""Chapter 3 (IWAE): the known mistakes and the visible checks of its three exercises.
-
-``check_*`` functions are what the notebook's check cells call; the hidden tests of
-``autograder.hidden.ch03`` run the same checks on more inputs and with more samples.
-
-``duplicate`` and ``log_mean_exp`` are deterministic and are compared with the reference like the
-functions of Chapter 1. ``negative_iwae_bound`` is stochastic, and is checked
-
-* **exactly**, in a limit where every importance weight is the same number: a model whose encoder
-  returns the exact posterior (:class:`ExactPosterior`). Then ``log w = log p(x)`` for every
-  sample, so every correct implementation returns ``-mean log p(x)``, whatever random numbers it
-  draws and however it lays out its samples, while a wrong combination of the weights (a missing
-  ``-log(iw)``, samples of different examples mixed, a sum over the batch) shows up exactly;
-* **statistically** on real networks: its mean over calls must match the reference's expectation
-  within six standard errors, at several ``iw``; when it does not, the means of the known wrong
-  implementations (:data:`IWAE_MISTAKES`) say which mistake it is;
-* and its gradients must reach the encoder, the decoder and the prior's parameters.
-"""
+"""Visible checks of chapter 3 (IWAE): ``duplicate``, ``log_mean_exp`` and ``negative_iwae_bound``."""
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
-from torch import nn
 
-from .. import reference as ref
-from .. import reference as objectives
-from . import (
-    MISTAKES,
-    NEAR_MISS_HINTS,
-    Case,
-    CheckFailed,
-    Mistake,
-    _call,
-    _require_gradient,
-    _g,
-    _randn,
-    _report,
-    _scalar,
-    check_against_reference,
-    check_on_its_own,
-)
+from .engine import Case, CheckFailed, _g, _randn
+from .objective import ObjectiveProbe, ratio_hint, run_objective
+from .probes import QuadraticPrior, narrow_posteriors, seeded
+from .pure import check_cases
 
-__all__ = [
-    "check_duplicate",
-    "check_log_mean_exp",
-    "check_negative_iwae_bound",
-    "check_duplicate_cases",
-    "check_log_mean_exp_cases",
-    "check_iwae_bound",
-    "ExactPosterior",
-    "IWAE_MISTAKES",
-]
-
-# --------------------------------------------------------------------------------------------------
-# duplicate and log_mean_exp: the catalogue of known mistakes.
-# --------------------------------------------------------------------------------------------------
+__all__ = ["check_duplicate", "check_log_mean_exp", "check_negative_iwae_bound", "iwae_probe"]
 
 
-def _lme_naive(x, dim):
-    return torch.log(torch.exp(x).mean(dim))
-
-
-def _lme_shift_not_added_back(x, dim):
-    top = x.max(dim, keepdim=True).values
-    return torch.log(torch.exp(x - top).mean(dim))
-
-
-_WRONG_COUNT = (
-    "the log of the count is wrong: n is x.shape[dim], the number of values averaged over, "
-    "not the size of another dimension or of the whole tensor."
-)
-
-MISTAKES.update({
-    "duplicate": [
-        Mistake(
-            "the copies are example-major (x[0], x[0], ..., x[1], x[1], ...), as repeat_interleave or stacking "
-            "on dimension 1 gives. duplicate must be repetition-major: all of x, then all of x again "
-            "(x.repeat(rep, 1) or torch.cat([x] * rep)), so that row r * B + b is x[b].",
-            lambda x, rep: x.repeat_interleave(rep, dim=0),
-        ),
-        Mistake(
-            "the copies are concatenated along the last dimension, giving (B, rep * D): stack them along the "
-            "batch dimension (dim 0) instead, giving (rep * B, D).",
-            lambda x, rep: torch.cat([x] * rep, dim=-1),
-        ),
-        Mistake(
-            "the result has shape (rep, B, D): merge the first two dimensions into one of size rep * B "
-            "(reshape(rep * x.shape[0], ...)).",
-            lambda x, rep: x.expand(rep, *x.shape),
-        ),
-        Mistake(
-            "the result has shape (B, rep, D): stack the copies one after the other along dimension 0, "
-            "giving (rep * B, D), repetition-major.",
-            lambda x, rep: torch.stack([x] * rep, dim=1),
-        ),
-    ],
-    "log_mean_exp": [
-        Mistake(
-            "log(mean(exp(x))) is computed directly: exp overflows to inf for x above about 88 in float32 and "
-            "underflows to 0 below about -104, so the log is inf or -inf. Use torch.logsumexp(x, dim) - log(n), "
-            "or subtract the maximum before exponentiating and add it back afterwards.",
-            _lme_naive,
-        ),
-        *[
-            Mistake(
-                "log(mean(exp(x))) is computed with an epsilon or a clamp inside the log: exp(x) underflows to 0 for "
-                "very negative x, and the epsilon then decides the result. Use torch.logsumexp(x, dim) - log(n).",
-                impl,
-            )
-            for eps in (1e-6, 1e-8, 1e-10, 1e-12, 1e-20, 1e-30)
-            for impl in (
-                lambda x, dim, eps=eps: torch.log(torch.exp(x).mean(dim) + eps),
-                lambda x, dim, eps=eps: torch.log(torch.exp(x).mean(dim).clamp(min=eps)),
-            )
-        ],
-        Mistake(
-            "this is log(sum(exp(x))): the mean divides by n, so subtract log(n) with n = x.shape[dim].",
-            lambda x, dim: torch.logsumexp(x, dim),
-        ),
-        Mistake(
-            "log(n) is added instead of subtracted: log(mean) = logsumexp - log(n).",
-            lambda x, dim: torch.logsumexp(x, dim) + math.log(x.shape[dim]),
-        ),
-        Mistake(
-            "the maximum subtracted inside the exponential is not added back: "
-            "log mean exp(x) = max + log mean exp(x - max).",
-            _lme_shift_not_added_back,
-        ),
-        Mistake(
-            "the averaged dimension is kept (keepdim=True): the result must not have the dimension dim.",
-            lambda x, dim: torch.logsumexp(x, dim, keepdim=True) - math.log(x.shape[dim]),
-        ),
-        Mistake("this is the mean of x: the exercise is the log of the mean of exp(x).", lambda x, dim: x.mean(dim)),
-        Mistake(_WRONG_COUNT, lambda x, dim: torch.logsumexp(x, dim) - math.log(x.shape[0])),
-        Mistake(_WRONG_COUNT, lambda x, dim: torch.logsumexp(x, dim) - math.log(x.shape[-1])),
-        Mistake(_WRONG_COUNT, lambda x, dim: torch.logsumexp(x, dim) - math.log(x.numel())),
-        Mistake(
-            "log(n) uses the wrong base: natural logarithms throughout (math.log, not math.log10 or math.log2).",
-            lambda x, dim: torch.logsumexp(x, dim) - math.log10(x.shape[dim]),
-        ),
-        Mistake(
-            "the average runs over the wrong dimension: use the dim argument (negative values count from the end).",
-            lambda x, dim: ref.log_mean_exp(x, 0),
-        ),
-        Mistake(
-            "the average runs over the wrong dimension: use the dim argument (negative values count from the end).",
-            lambda x, dim: ref.log_mean_exp(x, -1),
-        ),
-    ],
-})
-
-NEAR_MISS_HINTS.update({
-    "log_mean_exp": "Small differences like this come from an epsilon inside a log, or from a clamp before the exponential.",
-})
-
-
-# --------------------------------------------------------------------------------------------------
-# duplicate and log_mean_exp: comparisons with the reference.
-# --------------------------------------------------------------------------------------------------
-
-
-def check_duplicate_cases(duplicate: Callable, cases) -> int:
-    """Compare ``duplicate`` with the reference on ``cases``; returns the number of cases."""
-    return check_against_reference(duplicate, "duplicate", ref.duplicate, cases, MISTAKES["duplicate"])
-
-
-def check_log_mean_exp_cases(log_mean_exp: Callable, cases) -> int:
-    """Compare ``log_mean_exp`` with the reference on ``cases``; returns the number of cases."""
-    return check_against_reference(log_mean_exp, "log_mean_exp", ref.log_mean_exp, cases, MISTAKES["log_mean_exp"])
-
-
-def check_duplicate(duplicate: Callable) -> None:
-    """Visible check of ``duplicate``: shape, order of the copies, gradients."""
-    cases = [
+def duplicate_cases() -> list[Case]:
+    return [
         Case("x of shape (3, 4), rep = 2", (_randn(3, 4, seed=1), 2)),
         Case("x of shape (2, 5), rep = 3", (_randn(2, 5, seed=2), 3)),
         Case("rep = 1 (a copy of x)", (_randn(4, 2, seed=3), 1)),
+        Case("x of shape (2, 2, 3) (images with more dimensions), rep = 2", (_randn(2, 2, 3, seed=4), 2)),
     ]
-    _report("duplicate", check_duplicate_cases(duplicate, cases))
 
 
-def check_log_mean_exp(log_mean_exp: Callable) -> None:
-    """Visible check of ``log_mean_exp``: dimensions, large values, gradients."""
-    cases = [
+def log_mean_exp_cases() -> list[Case]:
+    return [
         Case("x of shape (4, 3), dim = 0", (_randn(4, 3, seed=1), 0)),
         Case("x of shape (3, 5), dim = -1", (_randn(3, 5, seed=2), -1)),
         Case("log-weights near -500 (exp underflows to 0)", (_randn(5, 3, seed=3) - 500.0, 0)),
         Case("log-weights near +500 (exp overflows to inf)", (_randn(3, 4, seed=4) + 500.0, 1)),
     ]
-    _report("log_mean_exp", check_log_mean_exp_cases(log_mean_exp, cases))
 
 
-# --------------------------------------------------------------------------------------------------
-# negative_iwae_bound: the known mistakes, written with the reference helpers.
-# --------------------------------------------------------------------------------------------------
+def check_duplicate(duplicate: Callable) -> None:
+    """Visible check of ``duplicate``: shape, order of the copies (repetition-major), gradients."""
+    check_cases("03_iwae/duplicate", duplicate, duplicate_cases())
 
 
-def _parts(model, x, iw, generator=None, interleave=False, prior="model"):
-    """``log p(x|z)``, ``log p(z)``, ``log q(z|x)`` of ``iw`` samples per example, each ``(iw * B,)``
-    repetition-major (example-major with ``interleave``), and the encoder's ``(m, v)``."""
-    dup = (lambda t: t.repeat_interleave(iw, dim=0)) if interleave else (lambda t: ref.duplicate(t, iw))
-    qm, qv = model.encode(x)
-    qm_s, qv_s, x_s = dup(qm), dup(qv), dup(x)
-    z = ref.sample_gaussian(qm_s, qv_s, generator=generator)
-    log_px_z = ref.log_bernoulli_with_logits(x_s, model.decode(z))
-    if prior == "standard":  # N(0, I) whatever the model's prior
-        log_p = ref.log_normal(z, torch.zeros_like(z), torch.ones_like(z))
-    else:
-        log_p = model.log_prior(z)
-    return log_px_z, log_p, ref.log_normal(z, qm_s, qv_s), (qm, qv)
+def check_log_mean_exp(log_mean_exp: Callable) -> None:
+    """Visible check of ``log_mean_exp``: dimensions, large values, gradients."""
+    check_cases("03_iwae/log_mean_exp", log_mean_exp, log_mean_exp_cases(),
+                "Small differences like this come from an epsilon inside the log or an approximate log(n).")
 
 
-def _iwae_from_weights(log_w, x, iw, layout="SB", reduce="lme", batch="mean"):
-    """``-mean log_mean_exp`` of ``log_w: (iw * B,)`` (repetition-major), or one of its known wrong variants."""
-    B = x.shape[0]
-    if layout == "BS":  # mixes examples when log_w is repetition-major
-        per_example, dim = log_w.reshape(B, iw), 1
-    elif layout == "batch":  # the log-mean-exp over the examples instead of the samples
-        per_example, dim = log_w.reshape(iw, B), 1
-    else:
-        per_example, dim = log_w.reshape(iw, B), 0
-    if reduce == "lme":
-        bound = ref.log_mean_exp(per_example, dim)
-    elif reduce == "lse":
-        bound = torch.logsumexp(per_example, dim)
-    else:  # "mean": the average of the log-weights (the ELBO)
-        bound = per_example.mean(dim)
-    return -(bound.sum() if batch == "sum" else bound.mean())
+IWS = (1, 4, 16)
 
 
-def _mistake(layout="SB", reduce="lme", batch="mean", sign=1.0, weights="full", interleave=False, prior="model"):
-    """A wrong ``negative_iwae_bound(model, x, iw, generator=None)`` built from the reference helpers."""
+def _iwae_inputs():
+    from ..models import VAE
 
-    def impl(model, x, iw, generator=None):
-        log_px_z, log_p, log_q, (qm, qv) = _parts(model, x, iw, generator, interleave=interleave, prior=prior)
-        kl, rec = (log_q - log_p).mean(), -log_px_z.mean()
-        if weights == "full":
-            log_w = log_px_z + log_p - log_q
-        elif weights == "no_q":
-            log_w = log_px_z + log_p
-        elif weights == "no_p":
-            log_w = log_px_z - log_q
-        elif weights == "rec_only_mc":  # log-mean-exp of log p(x|z) alone, the Monte Carlo KL added outside
-            return _iwae_from_weights(log_px_z, x, iw, layout, reduce, batch) + kl, kl, rec
-        elif weights == "rec_only_analytic":  # the same with the analytic KL of a VAE
-            pm, pv = model.prior()
-            kl_a = ref.kl_normal(qm, qv, pm, pv).mean()
-            return _iwae_from_weights(log_px_z, x, iw, layout, reduce, batch) + kl_a, kl_a, rec
-        else:
-            raise ValueError(weights)
-        return sign * _iwae_from_weights(log_w, x, iw, layout, reduce, batch), kl, rec
-
-    return impl
+    model = seeded(lambda: VAE(z_dim=2, x_dim=20, hidden=16))
+    narrow_posteriors(model, shift=-1.0)
+    x = torch.bernoulli(torch.full((32, 20), 0.3), generator=_g(2))
+    return QuadraticPrior(model), x
 
 
-_MIXED = (
-    "samples of different examples are mixed in one log-mean-exp. With duplicate (repetition-major), row "
-    "r * B + b belongs to example b, so reshape the log-weights to (iw, B) and average over dim 0; "
-    "(B, iw) would be right only for example-major copies (repeat_interleave)."
-)
-
-#: Known wrong ``negative_iwae_bound`` implementations: ``impl(model, x, iw, generator=None)``.
-IWAE_MISTAKES: list[Mistake] = [
-    Mistake(
-        "niwae is the average of the log-weights, which is the negative ELBO: it does not get tighter as iw grows. "
-        "The bound takes the log of the average of the weights: log_mean_exp of the log-weights over the iw samples.",
-        _mistake(reduce="mean"),
-    ),
-    Mistake("the -log(iw) of the log-mean-exp is missing (a log-sum-exp instead of a log-mean-exp).", _mistake(reduce="lse")),
-    Mistake(_MIXED, _mistake(layout="BS")),
-    Mistake(_MIXED, _mistake(layout="SB", interleave=True)),
-    Mistake(
-        "the log-mean-exp runs over the examples of the batch instead of over the iw samples of each example: "
-        "reshape the log-weights to (iw, B) and average over dim 0.",
-        _mistake(layout="batch"),
-    ),
-    Mistake("the result is summed over the batch: take the mean over examples.", _mistake(batch="sum")),
-    Mistake(
-        "the sign is flipped: niwae is the negative of the bound, -log_mean_exp(log-weights), a positive number "
-        "for images.",
-        _mistake(sign=-1.0),
-    ),
-    Mistake(
-        "the prior is N(0, I): use model.log_prior(z), which is the learnable mixture for a GMVAE.",
-        _mistake(prior="standard"),
-    ),
-    Mistake(
-        "the log-weights lack -log q(z|x): each weight is p(x|z_i) p(z_i) / q(z_i|x).", _mistake(weights="no_q")
-    ),
-    Mistake("the log-weights lack log p(z): each weight is p(x|z_i) p(z_i) / q(z_i|x).", _mistake(weights="no_p")),
-    Mistake(
-        "the log-mean-exp is taken over log p(x|z_i) alone and the KL is added outside it: each importance weight "
-        "must carry its own sample's log p(z_i) - log q(z_i|x), log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x).",
-        _mistake(weights="rec_only_mc"),
-    ),
-    Mistake(
-        "the log-mean-exp is taken over log p(x|z_i) alone and the analytic KL is added outside it: each importance "
-        "weight must carry its own sample's log p(z_i) - log q(z_i|x), log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x).",
-        _mistake(weights="rec_only_analytic"),
-    ),
-]
-MISTAKES["negative_iwae_bound"] = IWAE_MISTAKES
+def _ordered(name, args, out) -> None:
+    niwae, kl, rec = out
+    if args[2] == 1 and not torch.allclose(niwae.detach().double(), (rec + kl).detach().double(), rtol=1e-4, atol=1e-4):
+        raise CheckFailed(f"{name}: with iw = 1 the bound is the ELBO, so niwae ({niwae.item():.5g}) must equal rec + kl "
+                          f"({(rec + kl).item():.5g}) at the same sample.")
 
 
-# --------------------------------------------------------------------------------------------------
-# negative_iwae_bound: the exact limit.
-# --------------------------------------------------------------------------------------------------
+def iwae_probe(n_calls: int = 40) -> ObjectiveProbe:
+    """The IWAE bound for iw = 1, 4, 16: the means of the three outputs, and the gradient on average."""
+    return ObjectiveProbe(
+        name="negative_iwae_bound", outputs=("niwae", "kl", "rec"), inputs=_iwae_inputs, calls=lambda model, x: [],
+        limit_args=lambda model, x: (model, x, 4), limit_random=("niwae", "kl", "rec"),
+        sample_calls=lambda model, x: [((model, x, iw), f"iw = {iw}") for iw in IWS],
+        sampled=("niwae", "kl", "rec"), n_calls=n_calls, gradient_samples=True, consistency=_ordered,
+    )
 
 
-class ExactPosterior(nn.Module):
-    """A model whose encoder returns the exact posterior, so that every importance weight equals p(x).
-
-    The decoder ignores ``z`` (the same ``logits: (1, D)`` for every code), so the posterior is the
-    prior; the encoder returns the prior's mean and variance, so ``q(z|x) = p(z|x)`` and
-    ``log p(x|z) + log p(z) - log q(z|x) = log p(x)`` for every ``z``. The IWAE bound is then exactly
-    ``log p(x)`` for any number of samples: a deterministic value for a stochastic function.
-
-    With ``k`` set it is a GMVAE: the prior is a mixture of ``k`` identical components
-    ``N(mean, diag var)``, evaluated by ``log_prior`` as a mixture; ``log_prior_calls`` counts the
-    calls of ``log_prior``. Codes of any batch shape ``(..., Z)`` are accepted, like the real networks.
-    """
-
-    def __init__(self, logits: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, k: int | None = None):
-        super().__init__()
-        self.logits = nn.Parameter(logits.reshape(1, -1).clone())
-        self.register_buffer("mean", mean.reshape(1, -1).clone())
-        self.register_buffer("var", var.reshape(1, -1).clone())
-        self.z_dim, self.x_dim, self.k = self.mean.shape[-1], self.logits.shape[-1], k
-        self.name = "vae" if k is None else "gmvae"
-        self.log_prior_calls = 0
-
-    def encode(self, x):
-        shape = (*x.shape[:-1], self.z_dim)
-        return self.mean.expand(shape).clone(), self.var.expand(shape).clone()
-
-    def decode(self, z):
-        return self.logits.expand(*z.shape[:-1], self.x_dim) + 0.0 * z[..., :1]
-
-    def prior(self):
-        if self.k is None:
-            return self.mean, self.var
-        return self.mean.unsqueeze(1).expand(1, self.k, self.z_dim), self.var.unsqueeze(1).expand(1, self.k, self.z_dim)
-
-    def log_prior(self, z):
-        self.log_prior_calls += 1
-        if self.k is None:
-            return ref.log_normal(z, self.mean, self.var)
-        return ref.log_normal_mixture(z, *self.prior())
-
-    def log_px(self, x):
-        """The exact ``log p(x)``, ``(B,)``."""
-        with torch.no_grad():
-            return ref.log_bernoulli_with_logits(x, self.logits.expand(x.shape[0], -1))
-
-
-def exact_posterior_models(x_dim: int = 30, z_dim: int = 3, k: int = 6, seed: int = 0):
-    """An :class:`ExactPosterior` VAE (prior N(0, I)) and GMVAE (``k`` identical components far from
-    N(0, I), so that a bound computed with the wrong prior is far off)."""
-    logits = 2.0 * _randn(x_dim, seed=seed)
-    vae = ExactPosterior(logits, torch.zeros(z_dim), torch.ones(z_dim))
-    mean = torch.linspace(-2.0, 3.0, z_dim)
-    var = torch.linspace(0.2, 2.5, z_dim)
-    gmvae = ExactPosterior(logits, mean, var, k=k)
-    return vae, gmvae
-
-
-def _unpack(out, name="negative_iwae_bound"):
-    if not (isinstance(out, (tuple, list)) and len(out) == 3):
-        raise CheckFailed(f"{name} must return a tuple (niwae, kl, rec); it returned {type(out).__name__}.")
-    if not all(_scalar(t) for t in out):
-        shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in out]
-        raise CheckFailed(
-            f"{name} must return three scalar tensors (means over the batch); got {shapes}. Average over the "
-            "examples with .mean(), and keep tensors (no .item()) so that the bound can be trained."
-        )
-    return out
-
-
-def _is_deterministic(impl, model, x, iw) -> bool:
-    with torch.no_grad():
-        a = impl(model, x, iw, generator=_g(1))[0]
-        b = impl(model, x, iw, generator=_g(2))[0]
-    return bool(torch.isclose(a, b, rtol=1e-6, atol=1e-5))
-
-
-def _check_exact_limit(fn: Callable, model: ExactPosterior, x: torch.Tensor, iws, name="negative_iwae_bound", n_calls: int = 20) -> int:
-    """Every importance weight is p(x): niwae = rec = -mean log p(x) and kl = 0, exactly."""
-    a = model.log_px(x)
-    expected = -a.mean().item()
-    tol = 1e-4 * (1.0 + abs(expected))
-    kind = "GMVAE (a mixture prior)" if model.k else "VAE"
-    for iw in iws:
-        model.log_prior_calls = 0
-        with torch.no_grad():
-            niwae, kl, rec = _unpack(_call(fn, name, (model, x, iw)), name)
-        calls = model.log_prior_calls
-        got = float(niwae)
-        if not math.isfinite(got) or abs(got - expected) > tol:
-            again = float(_unpack(_call(fn, name, (model, x, iw)), name)[0].detach())
-            for mistake in IWAE_MISTAKES if again == got or not math.isfinite(got) else ():
-                try:
-                    if not _is_deterministic(mistake.impl, model, x, iw):
-                        continue
-                    with torch.no_grad():
-                        wrong = float(mistake.impl(model, x, iw, generator=_g(1))[0])
-                except Exception:
-                    continue
-                if abs(wrong - expected) > tol and abs(got - wrong) <= tol:
-                    raise CheckFailed(f"{name} with iw = {iw} on a {kind}: {mistake.message}")
-            if model.k is not None and calls == 0:
-                raise CheckFailed(
-                    f"{name} on a GMVAE does not call model.log_prior: the prior is the model's (a mixture for the "
-                    "GMVAE), not N(0, I). Compute log p(z) with model.log_prior(z)."
-                )
-            draws = _draws(fn, (model, x, iw), n_calls, name)
-            message = _known_mistake(draws, model, x, iw, expected, seed=3000 + iw)
-            if message:
-                raise CheckFailed(f"{name} with iw = {iw} on a {kind}: {message}")
-            raise CheckFailed(
-                f"{name} with iw = {iw} on a {kind} whose encoder returns the exact posterior: every importance weight "
-                f"then equals p(x), so niwae must be -mean log p(x) = {expected:.4f} whatever the samples; got {got:.4f}. "
-                "Check the log-weights, log w = log p(x|z) + log p(z) - log q(z|x), and how they are averaged."
-            )
-        if abs(float(rec) - expected) > tol:
-            hint = " rec = -(mean of log p(x|z)) over all iw samples and examples."
-            if abs(float(rec) + expected) <= tol:
-                hint = " The sign is flipped: rec is the negative log-likelihood -log p(x|z), a positive number."
-            elif abs(float(rec) - x.shape[0] * expected) <= tol * x.shape[0]:
-                hint = " It is summed over the batch: take the mean."
-            raise CheckFailed(f"{name} with iw = {iw}: rec = {float(rec):.4f}, expected {expected:.4f} here (p(x|z) does not depend on z).{hint}")
-        if abs(float(kl)) > tol:
-            raise CheckFailed(
-                f"{name} with iw = {iw}: kl = {float(kl):.4g} where q(z|x) equals the prior exactly, so kl must be 0. "
-                "kl is the mean over samples and examples of log q(z|x) - log p(z), with log p(z) = model.log_prior(z)."
-            )
-    return len(iws)
-
-
-def _known_mistake(got: torch.Tensor, model, x, iw: int, expected_mean: float, seed: int, expected_se: float = 0.0) -> str | None:
-    """The message of the known mistake whose mean niwae matches the draws ``got: (n, 3)``, if one does."""
-    n = got.shape[0]
-    best, best_z = None, 6.0  # the closest match within six standard errors
-    for mistake in IWAE_MISTAKES:
-        try:
-            wrong = _reference_draws(mistake.impl, model, x, iw, 2 * n, seed=seed)
-        except Exception:
-            continue
-        if not torch.isfinite(wrong[:, 0]).all():
-            continue
-        if (got[:, 0].std().item() > 1e-6) != (wrong[:, 0].std().item() > 1e-6):
-            continue  # a deterministic answer is not a stochastic mistake, and the other way round
-        se_w = (_se(got)[0] + _se(wrong)[0]).sqrt().item() + 1e-6
-        se_rw = (expected_se**2 + _se(wrong)[0]).sqrt().item() + 1e-6
-        z = abs(got[:, 0].mean().item() - wrong[:, 0].mean().item()) / se_w
-        if z <= best_z and abs(expected_mean - wrong[:, 0].mean().item()) > 6 * se_rw:
-            best, best_z = mistake.message, z
-    return best
-
-
-# --------------------------------------------------------------------------------------------------
-# negative_iwae_bound: statistics on real networks.
-# --------------------------------------------------------------------------------------------------
-
-
-def statistical_models(seed: int = 0, x_dim: int = 40, z_dim: int = 2, hidden: int = 24, batch: int = 100):
-    """A small VAE and GMVAE with sharp likelihoods (a large gap between the ELBO and the IWAE bound),
-    and a batch of binary images for them."""
-    from ..models import GMVAE, VAE
-
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        vae = VAE(z_dim=z_dim, x_dim=x_dim, hidden=hidden)
-        gmvae = GMVAE(z_dim=z_dim, k=7, x_dim=x_dim, hidden=hidden)
-        with torch.no_grad():
-            for model in (vae, gmvae):
-                model.decoder.net[-1].weight.mul_(4.0)
-            # spread-out components, unlike N(0, I)
-            m, h = torch.chunk(gmvae.z_pre, 2, dim=1)
-            m.copy_(2.0 * torch.randn_like(m) + 1.0)
-            h.copy_(torch.randn_like(h) - 1.0)
-    x = torch.bernoulli(torch.full((batch, x_dim), 0.3), generator=_g(seed + 1))
-    return vae, gmvae, x
-
-
-def _draws(fn, args, n, name="negative_iwae_bound") -> torch.Tensor:
-    """``(n, 3)`` float64: niwae, kl, rec of ``n`` calls."""
-    rows = []
-    with torch.no_grad():
-        for _ in range(n):
-            out = _unpack(_call(fn, name, args), name)
-            rows.append(torch.stack([t.detach().double().reshape(()) for t in out]))
-    return torch.stack(rows)
-
-
-def _reference_draws(impl, model, x, iw, n, seed) -> torch.Tensor:
-    gen = _g(seed)
-    with torch.no_grad():
-        return torch.stack([torch.stack([t.detach().double().reshape(()) for t in impl(model, x, iw, generator=gen)]) for _ in range(n)])
-
-
-def _se(a: torch.Tensor) -> torch.Tensor:
-    return a.var(0) / a.shape[0] if a.shape[0] > 1 else torch.zeros(a.shape[1:], dtype=a.dtype)
-
-
-def _check_statistics(fn: Callable, model, x, iw: int, n_calls: int, name="negative_iwae_bound", seed: int = 0) -> int:
-    """The means over calls of niwae, kl and rec match the reference's expectations (6 standard errors)."""
-    kind = "GMVAE" if getattr(model, "k", None) else "VAE"
-    got = _draws(fn, (model, x, iw), n_calls, name)
-    refd = _reference_draws(objectives.negative_iwae_bound, model, x, iw, 4 * n_calls, seed=1000 + seed + iw)
-    se = (_se(got) + _se(refd)).sqrt() + 1e-6
-    diff = (got.mean(0) - refd.mean(0)).abs()
-    if not torch.isfinite(got).all():
-        raise CheckFailed(f"{name} with iw = {iw} on a {kind} returned inf or nan: use log_mean_exp (logsumexp), never log(mean(exp(.))).")
-    if diff[0] > 6 * se[0]:
-        if n_calls > 1 and got[:, 0].std() < 1e-9 < refd[:, 0].std():
-            raise CheckFailed(
-                f"{name} with iw = {iw} on a {kind}: niwae never changes between calls: the codes z must be sampled "
-                "from q(z|x) (sample_gaussian), not set to the encoder's mean."
-            )
-        message = _known_mistake(got, model, x, iw, refd[:, 0].mean().item(), seed=2000 + seed + iw, expected_se=_se(refd)[0].sqrt().item())
-        if message:
-            raise CheckFailed(f"{name} with iw = {iw} on a {kind}: {message}")
-        raise CheckFailed(
-            f"{name} with iw = {iw} on a {kind}: the average of niwae over {n_calls} calls is {got[:, 0].mean().item():.4f}, "
-            f"expected about {refd[:, 0].mean().item():.4f} (±{se[0].item():.3f}). niwae = -mean over examples of "
-            "log_mean_exp over the iw samples of log p(x|z) + log p(z) - log q(z|x)."
-        )
-    for col, term, what in ((2, "rec", "-log p(x|z)"), (1, "kl", "log q(z|x) - log p(z)")):
-        if diff[col] > 6 * se[col]:
-            g, e = got[:, col].mean().item(), refd[:, col].mean().item()
-            if abs(g + e) <= 6 * se[col].item() + 1e-3 * abs(e):
-                hint = f" The sign is flipped: {term} is the mean of {what}."
-            elif abs(g / e - x.shape[0]) < 0.05 * x.shape[0] if e else False:
-                hint = " It is summed over the batch: take the mean over examples."
-            else:
-                hint = f" {term} is the mean of {what} over the iw samples and the examples."
-            raise CheckFailed(f"{name} with iw = {iw} on a {kind}: the average of {term} over {n_calls} calls is {g:.4f}, expected about {e:.4f}.{hint}")
-    return 1
-
-
-def _check_gradients(fn: Callable, model, x, iw: int, name="negative_iwae_bound") -> int:
-    """niwae trains the encoder, the decoder and a learnable prior; rec reaches the encoder through z."""
-    kind = "GMVAE" if getattr(model, "k", None) else "VAE"
-    parts = {"encoder": model.encoder, "decoder": model.decoder}
-    model.zero_grad(set_to_none=True)
-    niwae, _, rec = _unpack(_call(fn, name, (model, x, iw)), name)
-    if not niwae.requires_grad:
-        raise CheckFailed(f"{name}: niwae has no gradient; do not use .item(), .detach(), numpy or torch.no_grad() in the bound.")
-    niwae.backward()
-    for part, module in parts.items():
-        _require_gradient(module, f"{name} on a {kind}: no gradient of niwae reaches the {part}.")
-    if hasattr(model, "z_pre") and (model.z_pre.grad is None or float(model.z_pre.grad.abs().sum()) == 0):
-        raise CheckFailed(
-            f"{name} on a GMVAE: no gradient of niwae reaches the prior's parameters (z_pre): compute log p(z) with "
-            "model.log_prior(z), the learnable mixture."
-        )
-    model.zero_grad(set_to_none=True)
-    _, _, rec = _unpack(_call(fn, name, (model, x, iw)), name)
-    if not rec.requires_grad:
-        raise CheckFailed(f"{name}: rec has no gradient; do not use .item(), .detach() or torch.no_grad().")
-    rec.backward()
-    _require_gradient(model.encoder, f"{name}: no gradient of rec reaches the encoder, so z is not the reparameterised "
-                      "sample m + sqrt(v) * eps (sample with sample_gaussian, and do not detach z).")
-    model.zero_grad(set_to_none=True)
-    return 1
-
-
-def check_iwae_bound(negative_iwae_bound: Callable, n_calls: int = 30, iws=(1, 10), seed: int = 0, big: bool = False) -> int:
-    """Check ``negative_iwae_bound(model, x, iw) -> (niwae, kl, rec)`` for a VAE and a GMVAE.
-
-    * in the exact-posterior limit (:class:`ExactPosterior`) niwae and rec are exactly
-      ``-mean log p(x)`` and kl is 0, for several ``iw``;
-    * on small real networks the means over ``n_calls`` calls of niwae, kl and rec match the
-      reference's expectations at each ``iw`` in ``iws`` (which says in particular that niwae
-      tightens as ``iw`` grows, and that ``iw = 1`` is the ELBO with a Monte Carlo KL);
-    * gradients reach the encoder, the decoder and the GMVAE's prior; rec reaches the encoder.
-
-    ``big`` adds the chapter's VAE (784 pixels, z = 10). Returns the number of checks passed.
-    """
-    n = 0
-    vae_e, gmvae_e = exact_posterior_models(seed=seed)
-    xe = torch.bernoulli(torch.full((12, vae_e.x_dim), 0.4), generator=_g(seed + 5))
-    n += _check_exact_limit(negative_iwae_bound, vae_e, xe, (1, 4))
-    n += _check_exact_limit(negative_iwae_bound, gmvae_e, xe, (3,))
-    vae, gmvae, x = statistical_models(seed=seed)
-    for iw in iws:
-        n += _check_statistics(negative_iwae_bound, vae, x, iw, n_calls, seed=seed)
-    n += _check_statistics(negative_iwae_bound, gmvae, x, max(iws), n_calls, seed=seed)
-    if big:
-        from ..models import VAE
-
-        with torch.random.fork_rng():
-            torch.manual_seed(seed + 3)
-            chapter = VAE()
-        xb = torch.bernoulli(torch.full((16, 784), 0.2), generator=_g(seed + 4))
-        n += _check_statistics(negative_iwae_bound, chapter, xb, 20, max(8, n_calls // 4), seed=seed)
-    n += _check_gradients(negative_iwae_bound, vae, x[:20], 3)
-    n += _check_gradients(negative_iwae_bound, gmvae, x[:20], 3)
-    return n
+def _iwae_hints(where, got, want) -> str:
+    return ratio_hint(where, got, want, batch=32, last_dims={"rec": 20})
 
 
 def check_negative_iwae_bound(negative_iwae_bound: Callable) -> None:
-    """Visible check of ``negative_iwae_bound`` (on its own: see :func:`check_on_its_own`)."""
-    n = check_on_its_own(lambda: check_iwae_bound(negative_iwae_bound, n_calls=20), negative_iwae_bound, "negative_iwae_bound")
-    _report("negative_iwae_bound", n)
+    """Visible check of ``negative_iwae_bound`` on a small VAE whose prior is not N(0, I)."""
+    run_objective("03_iwae/negative_iwae_bound", negative_iwae_bound, iwae_probe(), _iwae_hints)

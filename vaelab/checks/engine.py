@@ -1,0 +1,169 @@
+"""The engine of the checks: failures that teach, comparisons of values and gradients.
+
+Shared by the visible checks of the notebooks (:mod:`vaelab.checks`, shipped to students) and the
+instructor's full checks (:mod:`vaelab.reference.checks`). Nothing here knows an exercise's answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+#: How many standard errors a statistical comparison tolerates: a correct answer fails about once
+#: in 1.7 million comparisons (two-sided normal tail), a biased one fails once its bias is larger.
+STANDARD_ERRORS = 6.0
+
+
+class CheckFailed(AssertionError):
+    """A check found a wrong answer; the message says what and, where it can, why."""
+
+
+@dataclass
+class Case:
+    """Inputs for one comparison: ``args`` are passed positionally to both implementations."""
+
+    description: str
+    args: tuple
+    grad: bool = True  # also compare gradients with respect to the floating-point tensor arguments
+
+
+@dataclass
+class Mistake:
+    """A known wrong implementation and the message that names it."""
+
+    message: str
+    impl: Callable
+
+
+def _tol(t: torch.Tensor) -> tuple[float, float]:
+    return (1e-4, 1e-4) if t.dtype == torch.float32 else (1e-7, 1e-7)
+
+
+def _close(got: Any, expected: torch.Tensor, scale: float = 1.0) -> bool:
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return False
+    rtol, atol = _tol(expected)
+    got64, exp64 = got.detach().double(), expected.detach().double()
+    same_inf = torch.isinf(exp64) & (got64 == exp64)
+    ok = torch.isclose(got64, exp64, rtol=rtol * scale, atol=atol * scale) | same_inf
+    return bool(ok.all())
+
+
+def _describe(args: tuple) -> str:
+    parts = []
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            parts.append(f"tensor{tuple(a.shape)} {str(a.dtype).replace('torch.', '')}")
+        else:
+            parts.append(repr(a))
+    return "(" + ", ".join(parts) + ")"
+
+
+def _call(fn: Callable, name: str, args: tuple):
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code.") from None
+    except CheckFailed:
+        raise
+    except Exception as exc:  # the student's code raised: report it as feedback, with the inputs
+        raise CheckFailed(f"{name}{_describe(args)} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _require_gradient(module: torch.nn.Module, message: str) -> None:
+    """Raises `CheckFailed(message)` unless a backward pass left a nonzero gradient on some
+    parameter of `module` (and a gradient on every one)."""
+    grads = [p.grad for p in module.parameters()]
+    if any(g is None for g in grads) or all(float(g.abs().sum()) == 0 for g in grads):
+        raise CheckFailed(message)
+
+
+def _check_gradients(name: str, got: torch.Tensor, expected: torch.Tensor, case: Case) -> None:
+    inputs = [a for a in case.args if isinstance(a, torch.Tensor) and a.requires_grad]
+    if not inputs:
+        return
+    if not got.requires_grad:
+        raise CheckFailed(
+            f"{name} on {case.description}: the output does not depend on the inputs through autograd "
+            "(no gradient). Avoid .detach(), .item(), numpy and torch.no_grad() inside the function."
+        )
+    weights = torch.linspace(0.5, 1.5, expected.numel(), dtype=expected.dtype).reshape(expected.shape)
+    finite = torch.isfinite(expected)
+    g_exp = torch.autograd.grad((expected * weights)[finite].sum(), inputs, allow_unused=True, retain_graph=True)
+    g_got = torch.autograd.grad((got * weights)[finite].sum(), inputs, allow_unused=True, retain_graph=True)
+    for i, (ge, gg) in enumerate(zip(g_exp, g_got)):
+        ge = torch.zeros_like(inputs[i]) if ge is None else ge
+        gg = torch.zeros_like(inputs[i]) if gg is None else gg
+        if not _close(gg, ge, scale=10.0):
+            raise CheckFailed(
+                f"{name} on {case.description}: the values are right but the gradient with respect to argument "
+                f"{i + 1} is wrong or not finite (largest difference {(gg - ge).abs().max().item():.3g}). "
+                "An unstable formula (clamping, log of a sigmoid) often shows up here first."
+            )
+
+
+def calls_reference(student: Callable, reference: Callable, *args, **kwargs) -> bool:
+    """Whether calling ``student(*args, **kwargs)`` runs ``reference``'s code, however it was imported.
+
+    Uses a profile hook on the code object, so aliases (``from vaelab.reference import kl_normal
+    as k``), modules reached through attributes and wrappers are all caught.
+    """
+    target = reference.__code__
+    found = False
+
+    def hook(frame, event, arg):
+        nonlocal found
+        if event == "call" and frame.f_code is target:
+            found = True
+
+    old = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        student(*args, **kwargs)
+    except Exception:
+        pass
+    finally:
+        sys.setprofile(old)
+    return found
+
+
+@contextlib.contextmanager
+def substituted(fn: Callable, **replacements):
+    """Temporarily replace globals of ``fn``'s module (the notebook) with the given functions.
+
+    An exercise that builds on earlier ones is then checked on its own: a mistake in ``kl_normal``
+    costs ``kl_normal``'s points, not ``negative_elbo_bound``'s too. Only names that ``fn``'s
+    module defines are replaced, and every one is restored afterwards.
+    """
+    g = fn.__globals__
+    saved = {k: g[k] for k in replacements if k in g}
+    g.update({k: v for k, v in replacements.items() if k in saved})
+    try:
+        yield
+    finally:
+        g.update(saved)
+
+
+def _g(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _randn(*shape, seed=0, dtype=torch.float32):
+    return torch.randn(*shape, generator=_g(seed), dtype=dtype)
+
+
+def _pos(*shape, seed=0, dtype=torch.float32):
+    return F.softplus(_randn(*shape, seed=seed, dtype=dtype)) + 0.1
+
+
+def _report(name: str, n: int) -> None:
+    print(f"✓ {name}: {n} check{'s' if n != 1 else ''} passed")
+
+
+def _scalar(t: Any) -> bool:
+    return isinstance(t, torch.Tensor) and t.dim() == 0

@@ -1,0 +1,240 @@
+"""Probes of the objectives (``negative_elbo_bound``, ``negative_iwae_bound``): what an objective
+returns on a small model, in four views that any valid use of the random number generator passes.
+
+1. **exact outputs** at the model's real variances, for outputs that are not random (an analytic
+   KL), for each of the probe's calls (several betas, several ``iw``);
+2. **the zero-variance limit** (:class:`~vaelab.checks.probes.TinyVariance`, in float64): every
+   sample is the encoder mean, so the outputs that depend on ``z`` only through the decoder and the prior become
+   deterministic, and so does **the gradient** of the bound with respect to every parameter (a
+   detached ``z`` or term changes it);
+3. **the sampled outputs**: one value per call over ``n_calls`` seeded calls, compared by their
+   means with the reference's (a sample with the wrong spread changes them);
+4. optionally **the gradient in expectation**: the gradient of the bound projected on fixed
+   directions, one value per call, compared by their means (detached importance weights change it).
+
+Reference-free structure checks run first: the tuple, scalars, and the probe's ``consistency``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+
+from .engine import STANDARD_ERRORS, CheckFailed, _call, _report, _scalar
+from .observe import Observation, expectations, fingerprint, judge
+from .probes import DecoderTap, TinyVariance
+
+#: Number of fixed random directions the gradient in expectation is projected on.
+DIRECTIONS = 2
+
+
+def outputs_of(name: str, out, names: Sequence[str]) -> tuple:
+    """``out`` as a tuple of scalars named ``names``; raises a clear :class:`CheckFailed` otherwise."""
+    wanted = "(" + ", ".join(names) + ")"
+    if not (isinstance(out, (tuple, list)) and len(out) == len(names)):
+        raise CheckFailed(f"{name} must return a tuple {wanted}; it returned {type(out).__name__}"
+                          + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "") + ".")
+    if not all(_scalar(t) for t in out):
+        shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in out]
+        raise CheckFailed(f"{name} must return {len(names)} scalars (means over the batch); got shapes {shapes}. "
+                          "Average over the batch with .mean().")
+    return tuple(out)
+
+
+def _flat_grad(parameters: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for p in parameters]).detach()
+
+
+@dataclass
+class ObjectiveProbe:
+    """How to observe one objective; ``probe(fn) -> Observation``.
+
+    Attributes:
+        name: the exercise's name (for messages).
+        outputs: the names of the returned scalars, the bound first.
+        inputs: ``() -> tuple`` of the model and its data, built from seeds.
+        calls: ``(*inputs) -> [(args, label)]``: the calls whose ``exact`` outputs are recorded.
+        exact: outputs that are deterministic at the real variances.
+        limit_args: ``(*inputs) -> args`` of the call in the zero-variance limit (the model first).
+        limit_random: outputs still random in that limit (e.g. a Monte Carlo log q(z|x)).
+        sampled: outputs whose mean over ``n_calls`` calls is compared, for each of ``sample_calls``
+            (``(*inputs) -> [(args, label)]``; by default the ``limit_args`` with the real model).
+        gradient_samples: also compare the gradient of the bound in expectation.
+        consistency: ``(name, args, outputs)`` structure checks that need no reference.
+    """
+
+    name: str
+    outputs: tuple[str, ...]
+    inputs: Callable[[], tuple]
+    calls: Callable[..., list[tuple[tuple, str]]]
+    exact: tuple[str, ...] = ()
+    limit_args: Callable[..., tuple] | None = None
+    limit_random: tuple[str, ...] = ()
+    sampled: tuple[str, ...] = ()
+    sample_calls: Callable[..., list[tuple[tuple, str]]] | None = None
+    n_calls: int = 20
+    gradient_samples: bool = False
+    consistency: Callable | None = None
+    seed: int = 1
+    extra: list[Callable] = field(default_factory=list)
+
+    def _call(self, fn, args) -> tuple:
+        out = outputs_of(self.name, _call(fn, self.name, args), self.outputs)
+        if self.consistency is not None:
+            self.consistency(self.name, args, out)
+        return out
+
+    def __call__(self, fn: Callable) -> Observation:
+        inputs = self.inputs()
+        obs = Observation(inputs=fingerprint(*inputs))
+        for args, label in self.calls(*inputs):
+            out = self._call(fn, args)
+            for key in self.exact:
+                obs.values[f"{key} with {label}"] = out[self.outputs.index(key)].detach()
+        if self.limit_args is not None:
+            self._limit(fn, inputs, obs)
+            self._sampled(fn, inputs, obs)
+        for extra in self.extra:
+            extra(self, fn, inputs, obs)
+        return obs
+
+    def _limit(self, fn, inputs, obs: Observation) -> None:
+        # In float64: z - m is then about 1e-7 sqrt(v) with nine exact digits, so the terms of the
+        # gradient that cancel exactly in the answer (log q(z|x) at z = m + sqrt(v) eps) cancel here too.
+        args = [a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+                for a in self.limit_args(*copy.deepcopy(inputs))]
+        model = args[0]
+        model.double()
+        params = list(model.parameters())
+        model.zero_grad(set_to_none=True)
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            out = self._call(fn, (TinyVariance(model), *args[1:]))
+        for key, value in zip(self.outputs, out):
+            if key not in self.limit_random:
+                obs.values[f"{key} in the zero-variance limit"] = value.detach()
+        if not out[0].requires_grad:
+            raise CheckFailed(f"{self.name}: {self.outputs[0]} has no gradient; do not use .item(), .detach(), numpy or "
+                              "torch.no_grad() in the objective.")
+        out[0].backward()
+        obs.values[f"gradient of {self.outputs[0]} in the zero-variance limit"] = _flat_grad(params)
+        model.zero_grad(set_to_none=True)
+
+    def _sampled(self, fn, inputs, obs: Observation) -> None:
+        if not (self.sampled or self.gradient_samples):
+            return
+        calls = self.sample_calls(*inputs) if self.sample_calls else [(self.limit_args(*inputs), "")]
+        for args, label in calls:
+            obs.samples.update(self._draws(fn, args, f" with {label}" if label else ""))
+
+    def _draws(self, fn, args, label: str) -> dict[str, torch.Tensor]:
+        """One value per call, over ``n_calls`` seeded calls, for the sampled outputs (and gradients)."""
+        model, params = args[0], list(args[0].parameters())
+        directions = torch.randn(DIRECTIONS, sum(p.numel() for p in params),
+                                 generator=torch.Generator().manual_seed(self.seed), dtype=torch.float64)
+        draws: dict[str, list[float]] = {}
+        suffix = f"{label} (its mean over {self.n_calls} calls)"
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            for _ in range(self.n_calls):
+                out = self._call(fn, args)
+                for key in self.sampled:
+                    draws.setdefault(f"{key}{suffix}", []).append(out[self.outputs.index(key)].item())
+                if self.gradient_samples:
+                    model.zero_grad(set_to_none=True)
+                    out[0].backward()
+                    for i, value in enumerate((directions @ _flat_grad(params).double()).tolist()):
+                        draws.setdefault(f"gradient of {self.outputs[0]} along direction {i + 1}{suffix}", []).append(value)
+        model.zero_grad(set_to_none=True)
+        return {key: torch.tensor(values, dtype=torch.float64) for key, values in draws.items()}
+
+
+def ratio_hint(where: str, got: Observation, want: Observation, batch: int,
+               last_dims: dict[str, int] | None = None, betas: Sequence[float] = ()) -> str:
+    """A hint for a differing scalar of an objective, from the ratio of the values where it tells."""
+    if where.startswith("gradient of") and where in want.values:
+        return ("The values are right but the gradient is not: is z, a log-density or a weight detached (.detach(), "
+                ".item(), torch.no_grad()), or is z drawn outside the reparameterisation z = m + sqrt(v) * eps?")
+    if where in want.samples:
+        g, w = got.samples.get(where), want.samples[where]
+        if g is not None and g.std() < 1e-9 < w.std():
+            return "It never changes between calls: z must be sampled from q(z|x), not set to its mean."
+        if where.startswith("gradient"):
+            return ("The gradient is wrong on average: an importance weight or a term is probably detached, or the "
+                    "samples do not come from the reparameterisation z = m + sqrt(v) * eps.")
+        return "Sample z ~ q(z|x) with the reparameterisation trick, z = m + sqrt(v) * eps, eps ~ N(0, I)."
+    g, w = got.values.get(where), want.values.get(where)
+    if g is None or w is None or g.numel() != 1 or abs(w.item()) < 1e-12:
+        return ""
+    output = where.split(" ")[0]
+    for key, draws in want.samples.items():  # the value of another output: swapped in the tuple?
+        other = key.split(" ")[0]
+        if other != output and abs(g.item() - draws.mean().item()) <= STANDARD_ERRORS * (draws.std().item() + 1e-6):
+            return f"It looks like {other}: are {output} and {other} swapped in the returned tuple?"
+    ratio = g.item() / w.item()
+    candidates = [(-1.0, "The sign is flipped."),
+                  (float(batch), "It is the sum over the batch: take the mean over examples.")]
+    if last_dims and output in last_dims:
+        candidates.append((1.0 / last_dims[output], "It is averaged over the last dimension: sum over it, then average "
+                                                     "over the batch."))
+    candidates += [(b, "It already includes beta: return the plain KL, nelbo = rec + beta * kl.")
+                   for b in betas if b != 1 and f"beta = {b:g}" in where]
+    for value, hint in candidates:
+        if abs(ratio - value) < 1e-3 * max(1.0, abs(value)):
+            return hint
+    return ""
+
+
+def run_objective(check_id: str, fn: Callable, probe: ObjectiveProbe,
+                  hints: Callable[[str, Observation, Observation], str] | None = None) -> None:
+    """Observe ``fn`` with ``probe``, judge it against the expected observation, and print ✓."""
+    got = probe(fn)
+    judge(probe.name, got, expectations().get(check_id, probe), hints)
+    _report(probe.name, len(got.values) + len(got.samples))
+
+
+def standard_noise(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs: Observation) -> None:
+    """The codes an objective decodes must be ``z = m + sqrt(v) * eps`` with ``eps ~ N(0, I)``.
+
+    A decoder tap records every ``z`` over ``probe.n_calls`` calls; ``(z - m) / sqrt(v)`` must have
+    mean 0 and variance 1 (checked within :data:`STANDARD_ERRORS` standard errors). Needs no
+    reference: it catches a sample with the wrong spread, the mean in place of a sample, and
+    shared noise, whatever the shape of the decoder's input (``(B, Z)``, ``(1, B, Z)``, ``(S * B, Z)``).
+    """
+    model, x = inputs[0], inputs[1]
+    args = probe.limit_args(*inputs)
+    with torch.no_grad():
+        qm, qv = model.encode(*((x, inputs[2]) if len(inputs) > 2 else (x,)))
+    noise = []
+    with torch.random.fork_rng(), DecoderTap(model) as tap:
+        torch.manual_seed(probe.seed + 1)
+        for _ in range(probe.n_calls):
+            probe._call(fn, args)
+    batch, z_dim = qm.shape
+    for z in tap.inputs:
+        z = z.detach()[..., :z_dim]
+        if z.numel() % (batch * z_dim) == 0:
+            noise.append(((z.reshape(-1, batch, z_dim) - qm) / qv.sqrt()).flatten())
+    if not noise:
+        raise CheckFailed(f"{probe.name} never decoded codes z of the encoder's shape {(batch, z_dim)}: decode the "
+                          "sample z ~ q(z|x) with model.decode(z).")
+    e = torch.cat(noise).double()
+    n, mean, var = e.numel(), e.mean().item(), e.var().item()
+    if abs(mean) <= STANDARD_ERRORS / math.sqrt(n) and abs(var - 1) <= STANDARD_ERRORS * math.sqrt(2 / n):
+        return
+    v = qv.double()
+    hint = "Sample z = m + sqrt(v) * eps with eps ~ N(0, I) drawn afresh at every call."
+    if var < 1e-12:
+        hint = "z is the encoder mean, not a sample: draw z = m + sqrt(v) * eps with fresh noise at every call."
+    elif abs(var - v.mean().item()) < 0.1 * v.mean().item():
+        hint = "The noise is scaled by the variance v; scale it by the standard deviation: z = m + sqrt(v) * eps."
+    elif abs(var - (1 / v).mean().item()) < 0.1 * (1 / v).mean().item():
+        hint = "The noise is not scaled: z = m + sqrt(v) * eps, not m + eps."
+    raise CheckFailed(
+        f"{probe.name}: the codes it decodes are not draws from q(z|x): (z - m) / sqrt(v) has mean {mean:.3f} and "
+        f"variance {var:.3f} over {n} values, expected 0 and 1. {hint}"
+    )

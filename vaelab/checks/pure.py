@@ -1,0 +1,115 @@
+"""Probes of functions of tensors (``log_normal``, ``kl_cat``, ``duplicate``, ...): outputs and
+gradients on fixed cases, and the hints that explain a difference.
+
+A :class:`~vaelab.checks.engine.Case` holds the arguments; the probe records, for each case, the
+output and the gradient of a weighted sum of the output with respect to every floating-point
+tensor argument.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from .engine import Case, CheckFailed, _call, _report
+from .observe import Observation, expectations, fingerprint, judge
+
+GRADIENT = "gradient with respect to argument"
+
+
+def _weights(out: torch.Tensor) -> torch.Tensor:
+    return torch.linspace(0.5, 1.5, out.numel(), dtype=out.dtype, device=out.device).reshape(out.shape)
+
+
+def _fresh(args: tuple, grad: bool) -> tuple:
+    return tuple(
+        a.detach().clone().requires_grad_(grad and a.is_floating_point()) if isinstance(a, torch.Tensor) else a
+        for a in args
+    )
+
+
+def cases_probe(name: str, cases: Sequence[Case], wrap: Callable | None = None) -> Callable[[Callable], Observation]:
+    """``probe(fn) -> Observation`` with the output of ``fn`` on each case, and its gradients.
+
+    ``wrap(fn)``, when given, is the form in which ``fn`` is called on the cases' arguments (for
+    example ``kl_cat`` as a function of logits, so that gradients flow through ``q`` and ``log q``).
+    """
+
+    def probe(fn: Callable) -> Observation:
+        fn = wrap(fn) if wrap is not None else fn
+        tensors = [a for case in cases for a in case.args if isinstance(a, torch.Tensor)]
+        obs = Observation(inputs=fingerprint(*tensors))
+        for case in cases:
+            args = _fresh(case.args, case.grad)
+            out = _call(fn, name, args)
+            if not isinstance(out, torch.Tensor):
+                raise CheckFailed(f"{name} on {case.description} returned {type(out).__name__}, expected a torch.Tensor.")
+            obs.values[case.description] = out.detach()
+            inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+            if not inputs:
+                continue
+            if not out.requires_grad:
+                raise CheckFailed(
+                    f"{name} on {case.description}: the output does not depend on the inputs through autograd (no "
+                    "gradient). Avoid .detach(), .item(), numpy and torch.no_grad() inside the function."
+                )
+            finite = torch.isfinite(out.detach())
+            grads = torch.autograd.grad((out * _weights(out))[finite].sum(), inputs, allow_unused=True)
+            for i, (a, g) in enumerate(zip(inputs, grads)):
+                obs.values[f"{case.description}: {GRADIENT} {i + 1}"] = (torch.zeros_like(a) if g is None else g).detach()
+        return obs
+
+    return probe
+
+
+def _constant_ratio(got: torch.Tensor, want: torch.Tensor) -> float | None:
+    """The common ratio of two non-scalar tensors of the same shape, if there is one (and it is not 1)."""
+    if want.numel() < 2 or got.shape != want.shape or not (want.abs() > 1e-6).all():
+        return None
+    r = got.double().flatten() / want.double().flatten()
+    if torch.allclose(r, r[0].expand_as(r), rtol=1e-3) and abs(r[0].item() - 1) > 1e-3:
+        return r[0].item()
+    return None
+
+
+def pure_hints(near_miss: str = "") -> Callable[[str, Observation, Observation], str]:
+    """Hints for a case whose output differs: shapes, instability, a constant factor, a near miss."""
+
+    def hints(where: str, got: Observation, want: Observation) -> str:
+        g, w = got.values.get(where), want.values[where]
+        if GRADIENT in where:
+            return ("The values are right but this gradient is wrong or not finite: an unstable formula (clamping, log of "
+                    "a sigmoid, log of a sum of exponentials) often shows up here first.")
+        if g is None:
+            return ""
+        if g.shape != w.shape:
+            if g.dim() == w.dim() + 1:
+                return "Did you forget to sum over the last dimension?"
+            if g.dim() == 0 and w.dim() > 0:
+                return "Did you sum or average over the batch too? Keep the batch dimensions."
+            return ""
+        if not torch.isfinite(g).all() and torch.isfinite(w).all():
+            return ("The answer is finite but yours is inf or nan: the computation is numerically unstable (avoid "
+                    "log(sigmoid(.)), log(sum(exp(.))), log of a probability that can be 0, and clamping; use "
+                    "logsumexp, softplus, log_softmax or binary_cross_entropy_with_logits).")
+        ratio = _constant_ratio(g, w)
+        if ratio is not None:
+            return f"Every value is {ratio:.4g} times the expected one: look for a missing or extra constant factor."
+        err = (g.double() - w.double()).abs().max().item()
+        if near_miss and err / (w.double().abs().max().item() + 1e-12) < 1e-2:
+            return near_miss
+        return ""
+
+    return hints
+
+
+def check_cases(check_id: str, fn: Callable, cases: Sequence[Case], near_miss: str = "",
+                wrap: Callable | None = None) -> int:
+    """Compare ``fn`` with the expected observation of ``check_id`` on ``cases``; print ✓ and return
+    the number of cases, or raise :class:`CheckFailed` naming the likely mistake."""
+    name = check_id.split("/")[-1]
+    probe = cases_probe(name, cases, wrap)
+    judge(name, probe(fn), expectations().get(check_id, probe), pure_hints(near_miss))
+    _report(name, len(cases))
+    return len(cases)

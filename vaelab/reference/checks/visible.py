@@ -1,0 +1,234 @@
+"""What the visible checks compare with: the reference of an exercise and its known mistakes, as
+code (instructor only).
+
+:func:`reference_and_mistakes` serves :class:`vaelab.checks.observe.LiveExpectations`; when a
+handout is written, the same probes run on these functions once and only their observations ship.
+Functions of tensors take their mistakes from the chapters' catalogues (:data:`MISTAKES`); the
+objectives' mistakes are whole wrong objectives, below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Callable
+
+import torch
+
+from vaelab.reference import ch01
+
+from . import MISTAKES
+
+
+def _vae_variant(rec_scale=1.0, kl_scale=1.0, beta_on="kl", swap=False, noise="std", detach_z=False, batch="mean"):
+    """A wrong chapter-1 objective (each argument one kind of slip); the defaults are the answer."""
+
+    def wrong(model, x, beta=1.0):
+        qm, qv = model.encode(x)
+        pm, pv = model.prior()
+        spread = {"std": qv.sqrt(), "var": qv, "none": torch.zeros_like(qv)}[noise]
+        z = qm + spread * torch.randn_like(qm)
+        if detach_z:
+            z = z.detach()
+        reduce = (lambda t: t.sum()) if batch == "sum" else (lambda t: t.mean())
+        rec = -reduce(ch01.log_bernoulli_with_logits(x, model.decode(z))) * rec_scale
+        kl = reduce(ch01.kl_normal(qm, qv, pm, pv)) * kl_scale
+        nelbo = beta * rec + kl if beta_on == "rec" else rec + beta * kl
+        return (nelbo, rec, kl) if swap else (nelbo, kl, rec)
+
+    return wrong
+
+
+VAE_MISTAKES = [
+    ("rec and kl are swapped in the returned tuple: return (nelbo, kl, rec).", _vae_variant(swap=True)),
+    ("beta multiplies the reconstruction term; it weights the KL: nelbo = rec + beta * kl.", _vae_variant(beta_on="rec")),
+    ("the sample's noise is scaled by the variance v; it must be scaled by the standard deviation, "
+     "z = m + sqrt(v) * eps.", _vae_variant(noise="var")),
+    ("z is the encoder mean, not a sample: draw z = m + sqrt(v) * eps with fresh noise.", _vae_variant(noise="none")),
+    ("z is detached, so no gradient of rec reaches the encoder: keep z = m + sqrt(v) * eps in the graph.",
+     _vae_variant(detach_z=True)),
+    ("the terms are sums over the batch; they must be means over the examples.", _vae_variant(batch="sum")),
+    ("the sign of rec is flipped: rec = -log p(x|z) is positive.", _vae_variant(rec_scale=-1.0)),
+]
+
+def _gmvae_variant(kl="mc", fresh_z=False, detach_kl_z=False, noise="std", batch="mean"):
+    """A wrong chapter-2 objective; the defaults are the answer."""
+
+    def wrong(model, x):
+        log_normal, log_bernoulli = ch01.log_normal, ch01.log_bernoulli_with_logits
+        qm, qv = model.encode(x)
+        spread = {"std": qv.sqrt(), "var": qv}[noise]
+        z = qm + spread * torch.randn_like(qm)
+        reduce = (lambda t: t.sum()) if batch == "sum" else (lambda t: t.mean())
+        rec = -reduce(log_bernoulli(x, model.decode(z)))
+        z_kl = qm + qv.sqrt() * torch.randn_like(qm) if fresh_z else z
+        z_kl = z_kl.detach() if detach_kl_z else z_kl
+        if kl == "standard":
+            kl_value = reduce(ch01.kl_normal(qm, qv, torch.zeros_like(qm), torch.ones_like(qv)))
+        elif kl == "standard_mc":
+            kl_value = reduce(log_normal(z_kl, qm, qv) - log_normal(z_kl, torch.zeros_like(qm), torch.ones_like(qv)))
+        else:
+            kl_value = reduce(log_normal(z_kl, qm, qv) - model.log_prior(z_kl))
+        return rec + kl_value, kl_value, rec
+
+    return wrong
+
+
+GMVAE_MISTAKES = [
+    ("the KL is the analytic KL to N(0, I): the GMVAE's prior is the learnable mixture, and its KL has no closed form; "
+     "estimate it with log q(z|x) - log p(z) at the sampled z.", _gmvae_variant(kl="standard")),
+    ("log p(z) is the standard normal density: the prior is the mixture, log p(z) = log_normal_mixture(z, *model.prior()).",
+     _gmvae_variant(kl="standard_mc")),
+    ("z is detached in the KL term, so the KL's gradient does not reach the encoder through the sample.",
+     _gmvae_variant(detach_kl_z=True)),
+    ("the sample's noise is scaled by the variance v; it must be scaled by sqrt(v).", _gmvae_variant(noise="var")),
+    ("the terms are sums over the batch; they must be means over the examples.", _gmvae_variant(batch="sum")),
+]
+
+
+def _iwae_variant(reduce="lme", log_q=True, detach_weights=False, copies="x", prior="model", batch="mean"):
+    """A wrong chapter-3 objective; the defaults are the answer."""
+
+    def wrong(model, x, iw):
+        qm, qv = model.encode(x)
+        if copies == "x":
+            z = qm + qv.sqrt() * torch.randn((iw, *qm.shape), dtype=qm.dtype)
+        else:  # one sample per image, copied iw times
+            z = (qm + qv.sqrt() * torch.randn_like(qm)).expand(iw, *qm.shape)
+        log_px = ch01.log_bernoulli_with_logits(x, model.decode(z))
+        log_p = model.log_prior(z) if prior == "model" else ch01.log_normal(z, torch.zeros_like(qm), torch.ones_like(qv))
+        log_qz = ch01.log_normal(z, qm, qv)
+        log_w = log_px + log_p - (log_qz if log_q else 0)
+        weights = log_w.detach() if detach_weights else log_w
+        if reduce == "lme":
+            bound = torch.logsumexp(weights, 0) - math.log(iw)
+            if detach_weights:
+                bound = (torch.softmax(weights, 0) * log_w).sum(0)
+        else:
+            bound = log_w.mean(0)
+        total = (lambda t: t.sum()) if batch == "sum" else (lambda t: t.mean())
+        return -total(bound), (log_qz - log_p).mean(), -log_px.mean()
+
+    return wrong
+
+
+IWAE_MISTAKES = [
+    ("the bound is the ELBO whatever iw: either the log-weights are averaged (the bound is the log of the mean of the "
+     "weights, log_mean_exp over the iw samples), or the iw samples are one sample copied (duplicate x, or the "
+     "posterior's parameters, and draw iw independent samples).", _iwae_variant(reduce="mean")),
+    ("log q(z|x) is missing from the log-weights: log w = log p(x|z) + log p(z) - log q(z|x).", _iwae_variant(log_q=False)),
+    ("one sample per image is copied iw times: duplicate x (or the posterior parameters) and draw iw independent "
+     "samples.", _iwae_variant(copies="z")),
+    ("log p(z) is the standard normal density: the prior is the model's, log p(z) = model.log_prior(z).",
+     _iwae_variant(prior="standard")),
+    ("the importance weights are detached: the bound's value is right but its gradient is the average of the samples' "
+     "gradients, not the importance-weighted one.", _iwae_variant(detach_weights=True)),
+    ("the bound is a sum over the batch; it must be the mean over the examples.", _iwae_variant(batch="sum")),
+]
+
+
+def _ssvae_variant(weighting="q", kl_y_sign=1.0, batch="mean"):
+    """A wrong chapter-4 objective; the defaults are the answer."""
+    from vaelab.reference import ch03, ch04
+
+    def wrong(model, x):
+        y_dim, b = model.y_dim, x.shape[0]
+        logits = model.classify(x)
+        q, log_q = logits.softmax(-1), logits.log_softmax(-1)
+        labels = torch.eye(y_dim, dtype=x.dtype).repeat_interleave(b, dim=0)
+        xs = ch03.duplicate(x, y_dim)
+        qm, qv = model.encode(xs, labels)
+        pm, pv = model.prior()
+        z = qm + qv.sqrt() * torch.randn_like(qm)
+        rec_y = -ch01.log_bernoulli_with_logits(xs, model.decode(z, labels)).reshape(y_dim, b).T
+        kl_y_z = ch01.kl_normal(qm, qv, pm, pv).reshape(y_dim, b).T
+        if weighting == "uniform":
+            w = torch.full_like(q, 1.0 / y_dim)
+        elif weighting == "argmax":
+            w = torch.nn.functional.one_hot(q.argmax(-1), y_dim).to(q.dtype)
+        else:
+            w = q
+        reduce = (lambda t: t.sum()) if batch == "sum" else (lambda t: t.mean())
+        kl_y = kl_y_sign * reduce(ch04.kl_cat(q, log_q, torch.full_like(log_q, -math.log(y_dim))))
+        rec, kl_z = reduce((w * rec_y).sum(-1)), reduce((w * kl_y_z).sum(-1))
+        return rec + kl_z + kl_y, kl_z, kl_y, rec
+
+    return wrong
+
+
+def _ssvae_mistakes():
+    return [
+        ("the labels are averaged uniformly: weight each label's terms by q(y|x), the classifier's probabilities.",
+         _ssvae_variant(weighting="uniform")),
+        ("only the most likely label is used: y is summed out, every label weighted by q(y|x).",
+         _ssvae_variant(weighting="argmax")),
+        ("the sign of kl_y is flipped: KL(q(y|x) || p(y)) = sum q (log q - log p) is never negative.",
+         _ssvae_variant(kl_y_sign=-1.0)),
+        ("the terms are sums over the batch; they must be means over the examples.", _ssvae_variant(batch="sum")),
+    ]
+
+
+def _fsvae_variant(variance=0.1, constant=True, reduce_pixels="sum", swap=False):
+    """A wrong chapter-5 objective; the defaults are the answer."""
+
+    def wrong(model, x, y):
+        qm, qv = model.encode(x, y)
+        pm, pv = model.prior()
+        z = qm + qv.sqrt() * torch.randn_like(qm)
+        mean = model.decode(z, y)
+        per_pixel = 0.5 * ((x - mean).pow(2) / variance + (math.log(2 * math.pi * variance) if constant else 0.0))
+        rec = (per_pixel.sum(-1) if reduce_pixels == "sum" else per_pixel.mean(-1)).mean()
+        kl = ch01.kl_normal(qm, qv, pm, pv).mean()
+        return (rec + kl, rec, kl) if swap else (rec + kl, kl, rec)
+
+    return wrong
+
+
+FSVAE_MISTAKES = [
+    ("the normalising constant log(2π x_var) of the Gaussian is missing: rec = -log N(x; mean, x_var I), summed over "
+     "pixels.", _fsvae_variant(constant=False)),
+    ("the likelihood's variance is 1: it is model.x_var = 0.1.", _fsvae_variant(variance=1.0)),
+    ("0.1 is used as the standard deviation: model.x_var = 0.1 is the variance.", _fsvae_variant(variance=0.01)),
+    ("rec is averaged over pixels: sum over the pixels, then average over the batch.", _fsvae_variant(reduce_pixels="mean")),
+    ("kl and rec are swapped in the returned tuple: return (nelbo, kl, rec).", _fsvae_variant(swap=True)),
+]
+
+
+def _classification_mistakes():
+    return [(m.message, lambda model, x, y, f=m.impl: f(model.classify(x), y.argmax(-1)))
+            for m in MISTAKES["classification_loss"]]
+
+
+def _kl_cat_mistakes():
+    extra = [
+        ("the prior is assumed uniform: use log_p, the prior is not always uniform.",
+         lambda q, log_q, log_p: (q * (log_q + math.log(q.shape[-1]))).sum(-1)),
+        ("log q is computed as torch.log(q): it is -inf where q underflows to 0 (a confident classifier), and "
+         "0 * -inf is nan. Use the log_q you are given.",
+         lambda q, log_q, log_p: (q * (torch.log(q) - log_p)).sum(-1)),
+    ]
+    return [(m.message, m.impl.exercise_form) for m in MISTAKES["kl_cat"]] + extra
+
+
+#: Whole wrong objectives (and wrong functions in the exercise's own form) by check id.
+OBJECTIVE_MISTAKES: dict[str, Callable[[], list[tuple[str, Callable]]]] = {
+    "01_vae/negative_elbo_bound": lambda: VAE_MISTAKES,
+    "02_gmvae/negative_elbo_bound": lambda: GMVAE_MISTAKES,
+    "03_iwae/negative_iwae_bound": lambda: IWAE_MISTAKES,
+    "04_ssvae/negative_elbo_bound": _ssvae_mistakes,
+    "04_ssvae/classification_loss": _classification_mistakes,
+    "04_ssvae/kl_cat": _kl_cat_mistakes,
+    "05_fsvae/negative_elbo_bound": lambda: FSVAE_MISTAKES,
+}
+
+
+def reference_and_mistakes(check_id: str) -> tuple[Callable, list[tuple[str, Callable]]]:
+    """The reference answer of the check's exercise and its known mistakes ``(message, code)``."""
+    chapter, name = check_id.split("/")
+    reference = getattr(importlib.import_module(f"vaelab.reference.ch{chapter[:2]}"), name)
+    if check_id in OBJECTIVE_MISTAKES:
+        return reference, OBJECTIVE_MISTAKES[check_id]()
+    return reference, [(m.message, m.impl) for m in MISTAKES.get(name, [])]
+
+
+__all__ = ["reference_and_mistakes", "OBJECTIVE_MISTAKES"]
