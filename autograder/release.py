@@ -24,6 +24,13 @@ def student_notebook(solution: Path) -> bytes:
     return notebooks.canonical(released)
 
 
+def drifted(solutions: Path, chapters: Path) -> list[str]:
+    """The chapters whose student notebook differs from a fresh release of its source (or is missing)."""
+    return [name for name, solution in notebooks.chapter_sources(solutions).items()
+            if not (chapters / f"{name}.ipynb").is_file()
+            or (chapters / f"{name}.ipynb").read_bytes() != student_notebook(solution)]
+
+
 def release(solutions: Path, chapters: Path, check: bool = False) -> int:
     """Writes (or, with `check`, compares) every chapter; returns the exit code: 0, or 1 when
     `check` finds drift, or 2 when there is no source notebook."""

@@ -9,7 +9,7 @@ these students:
   only mistake is one known, realistic mistake in that function, written from scratch as a student
   writes it. It must cost that function's points and nothing else (the exercises that call it are
   graded with the references substituted), and the feedback must name the mistake with the
-  message of vaelab's catalogue (`vaelab.checks`). A function name shared by several chapters
+  message of vaelab's catalogue (`vaelab.reference.checks`). A function name shared by several chapters
   (`negative_elbo_bound`) gives one student with one notebook per chapter;
 - `library-<function>`: an answer that calls vaelab's reference implementation (0 for that
   function, and the feedback says why).
@@ -34,7 +34,7 @@ import pytest
 from nbgrader import utils as nbgrader_utils
 
 from autograder import testing
-from vaelab import checks
+from vaelab.reference import checks
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -388,7 +388,7 @@ def test_the_table_covers_every_autograded_function_of_the_notebook(chapter):
 
 def _catalogue_texts() -> list[str]:
     """Every message vaelab's checks can give: the catalogue's `Mistake` messages and the string
-    constants of `vaelab/checks/` (the hints of the checks of stochastic functions)."""
+    constants of `vaelab/reference/checks/` (the hints of the checks of stochastic functions)."""
     texts = [m.message for mistakes in checks.MISTAKES.values() for m in mistakes]
     for path in sorted((REPO / "vaelab" / "checks").glob("*.py")):
         texts += [node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))

@@ -2,7 +2,7 @@
 
 The hidden test cells of ``solutions/NN_name.ipynb`` call ``autograder.hidden.chNN.test_<function>``.
 Each test checks the answer against ``vaelab``'s reference on many inputs through
-:func:`vaelab.checks.check_against_reference` and the chapter's statistical checks, and raises
+:func:`vaelab.reference.checks.check_against_reference` and the chapter's statistical checks, and raises
 ``AssertionError`` with a message that names the likely mistake.
 """
 
@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from vaelab.checks import CheckFailed, calls_reference
+from vaelab.reference.checks import CheckFailed, calls_reference
 
 
 def _g(seed: int) -> torch.Generator:

@@ -7,7 +7,7 @@ import torch
 
 from vaelab import reference as ref
 from vaelab import reference as objectives
-from vaelab.checks import (
+from vaelab.reference.checks import (
     MISTAKES,
     REFERENCE_HELPERS,
     Case,

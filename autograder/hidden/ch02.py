@@ -8,7 +8,7 @@ import torch
 
 from vaelab import reference as ref
 from vaelab import reference as objectives
-from vaelab.checks import (
+from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     Case,
     check_gmvae_negative_elbo_bound,

@@ -6,7 +6,7 @@ import torch
 
 from vaelab import reference as ref
 from vaelab import reference as objectives
-from vaelab.checks import REFERENCE_HELPERS, Case, check_duplicate_cases, check_iwae_bound, check_log_mean_exp_cases, substituted
+from vaelab.reference.checks import REFERENCE_HELPERS, Case, check_duplicate_cases, check_iwae_bound, check_log_mean_exp_cases, substituted
 
 from . import _g, _randn, refuse_reference
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from vaelab import reference as ref
 from vaelab import reference as objectives
-from vaelab.checks import (
+from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     FixedLogits,
     check_classification_loss_cases,

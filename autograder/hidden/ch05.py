@@ -7,7 +7,7 @@ import copy
 import torch
 
 from vaelab import reference as objectives
-from vaelab.checks import (
+from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     check_fsvae_negative_elbo_bound,
     check_sample_grid_on,

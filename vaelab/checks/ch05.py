@@ -125,26 +125,26 @@ def _styles_of(out, model, calls, n_styles):
                                "mean (not logits); clip it to [0, 1] with torch.clip(mean, 0, 1) instead."),
         (means, "the images are not clipped: clip the decoded means to [0, 1] with torch.clip(mean, 0, 1)."),
     )
-    for label in range(model.y_dim):
-        mine = labels == label
+    for k in range(model.y_dim):
+        mine = labels == k
         if not bool(mine.any()):
-            raise CheckFailed(f"{NAME}: no decoder call used the label {label}: row {label} must decode every style with label {label}.")
+            raise CheckFailed(f"{NAME}: no decoder call used the label {k}: row {k} must decode every style with label {k}.")
         for candidates, message in views:
-            dist = torch.cdist(flat[label], candidates[mine])  # (n_styles, rows of this label)
+            dist = torch.cdist(flat[k], candidates[mine])  # (n_styles, rows of this label)
             best = dist.min(-1)
             scale = math.sqrt(flat.shape[-1])
             if bool((best.values <= 1e-4 * scale).all()):
                 if message is not None:
                     raise CheckFailed(f"{NAME}: {message}")
-                styles[label] = z_all[mine][best.indices].double()
+                styles[k] = z_all[mine][best.indices].double()
                 break
         else:
-            other = torch.cdist(flat[label], means.clip(0, 1)).min(-1).values
+            other = torch.cdist(flat[k], means.clip(0, 1)).min(-1).values
             if bool((other <= 1e-4 * math.sqrt(flat.shape[-1])).all()):
-                raise CheckFailed(f"{NAME}: row {label} holds images decoded with another label: row k must use the label k (one-hot at position k).")
+                raise CheckFailed(f"{NAME}: row {k} holds images decoded with another label: row k must use the label k (one-hot at position k).")
             raise CheckFailed(
-                f"{NAME}: the images of row {label} are not decoded means of model.decode(z, y) with the label "
-                f"{label}, clipped to [0, 1]."
+                f"{NAME}: the images of row {k} are not decoded means of model.decode(z, y) with the label "
+                f"{k}, clipped to [0, 1]."
             )
     return styles
 
