@@ -28,6 +28,7 @@ the literature (CS236, Burda et al. 2016) and writes everything to ``--json``.
     python benchmarks/results_03_iwae.py                              # defaults: 1,000 test images
     python benchmarks/results_03_iwae.py --n-test 200 --json r3.json  # the notebook's subset
     python benchmarks/results_03_iwae.py --fast                       # a smoke test: 100 steps, m <= 10
+    python benchmarks/results_03_iwae.py --fast --train-steps 10 --runs /tmp/runs   # quicker still
 """
 
 from __future__ import annotations
@@ -47,16 +48,22 @@ from vaelab.data import Batches, DataError, load_dataset, load_mnist  # noqa: E4
 from vaelab.evaluate import evaluate  # noqa: E402
 from vaelab.models import VAE  # noqa: E402
 from vaelab.reference import negative_iwae_bound  # noqa: E402
-from vaelab.train import load_checkpoint, save_checkpoint, train, train_model  # noqa: E402
+from vaelab.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
+from vaelab.registry import train_model  # noqa: E402
+from vaelab.train import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CS236 = {"VAE": {1: 99.8, 10: 97.1, 100: 96.1, 1000: 95.6}, "GMVAE": {1: 97.2, 10: 94.7, 100: 93.8, 1000: 93.4}}
 BURDA = {"VAE (ELBO-trained)": 86.76, "IWAE (trained with k = 50)": 84.78}
+#: Tiny arguments for the smoke run of tests/test_benchmarks.py ({tmp}: a fresh temporary folder).
+SMOKE_ARGS = ["--fast", "--train-steps", "10", "--iw", "1", "3", "--n-test", "20", "--runs", "{tmp}/runs",
+              "--data-dir", "{tmp}/no-mnist", "--json", "{tmp}/03_iwae.json"]
 
 
 def _matches(info: dict, steps: int, options: dict) -> bool:
     config = info.get("train_config") or {}
-    same_run = (config.get("steps"), config.get("seed"), config.get("batch_size"), config.get("lr")) == (steps, 0, 100, 1e-3)
+    run = (config.get("steps"), config.get("seed"), config.get("batch_size"), config.get("lr"))
+    same_run = run == (steps, 0, 100, 1e-3)
     return same_run and all((config.get("model_config") or {}).get(k) == v for k, v in options.items())
 
 
@@ -102,7 +109,7 @@ def trained_iwae(runs: Path, steps: int, iw: int):
     return model
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "mnist"),
                         help="folder of the MNIST test files (t10k-images-idx3-ubyte.gz, ...)")
@@ -113,17 +120,13 @@ def main(argv=None) -> int:
     parser.add_argument("--max-rows", type=int, default=10_000, help="rows (samples x images) per forward pass")
     parser.add_argument("--runs", default=str(REPO / "runs"), help="checkpoint folder shared with the notebook")
     parser.add_argument("--fast", action="store_true", help="100 training steps, m in {1, 10}, 100 images")
+    parser.add_argument("--train-steps", type=int, help="train every model for this many steps (a smoke run)")
     parser.add_argument("--json", help="write the results here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    steps = {"vae": 8000, "gmvae": 6000, "experiment": sorted(set(args.experiment_steps))}
-    iws, n_test = sorted(set(args.iw)), args.n_test
-    if args.fast:
-        steps = {"vae": 100, "gmvae": 100, "experiment": [100]}
-        iws, n_test = [m for m in iws if m <= 10] or [1, 10], min(n_test, 100)
-    runs = Path(args.runs)
 
+def chapter_models(runs: Path, steps: dict) -> dict:
+    """``{label: model}``: the chapter's VAE and GMVAE, and the ELBO- and IWAE-trained pair per experiment length."""
     print("models (trained on the 4,000 training digits of the embedded MNIST set)", flush=True)
     models = {
         f"VAE ({steps['vae']} steps)": trained(runs, "vae", steps["vae"], z_dim=10),
@@ -132,28 +135,39 @@ def main(argv=None) -> int:
     for n in steps["experiment"]:
         models[f"VAE, ELBO ({n} steps)"] = trained(runs, "vae", n, z_dim=10)
         models[f"VAE, IWAE iw=5 ({n} steps)"] = trained_iwae(runs, n, 5)
+    return models
 
-    test_sets = {}
+
+def evaluation_sets(data_dir: str, n_test: int) -> dict:
+    """``{name: x: (n_test, 784)}``: the embedded test split, and the real MNIST test set when present."""
     x, _ = load_dataset("mnist-embedded", split="test")
-    test_sets["embedded MNIST test split"] = x[:n_test]
+    sets = {"embedded MNIST test split": x[:n_test]}
     try:
-        x, _ = load_mnist(args.data_dir, split="test")
-        test_sets["MNIST test set"] = x[:n_test]
+        x, _ = load_mnist(data_dir, split="test")
+        sets["MNIST test set"] = x[:n_test]
     except (DataError, FileNotFoundError, OSError) as error:
         print(f"note: real MNIST skipped ({error})", flush=True)
+    return sets
 
+
+def bounds(models: dict, sets: dict, iws: list[int], max_rows: int) -> list[dict]:
+    """One row per (test set, model): ``-L_m`` and the seconds it took, for each m in ``iws``."""
     results = []
-    for data, xs in test_sets.items():
+    for data, xs in sets.items():
         for label, model in models.items():
             row = {"model": label, "data": data, "n_images": len(xs), "niwae": {}, "seconds": {}}
             for m in iws:
                 start = time.perf_counter()
-                metrics = evaluate(model, xs, objective="iwae", iw=m, seed=0, max_rows=args.max_rows)
+                metrics = evaluate(model, xs, objective="iwae", iw=m, seed=0, max_rows=max_rows)
                 row["niwae"][m] = metrics["niwae"]
                 row["seconds"][m] = time.perf_counter() - start
             results.append(row)
-            print(f"  {data:28s} {label:34s} " + "  ".join(f"m={m}: {row['niwae'][m]:.2f} ({row['seconds'][m]:.0f} s)" for m in iws), flush=True)
+            print(f"  {data:28s} {label:34s} "
+                  + "  ".join(f"m={m}: {row['niwae'][m]:.2f} ({row['seconds'][m]:.0f} s)" for m in iws), flush=True)
+    return results
 
+
+def print_table(results: list[dict], iws: list[int]) -> None:
     header = "| model | data | " + " | ".join(f"-L_{m}" for m in iws) + " |"
     lines = [header, "|---|---|" + "---|" * len(iws)]
     for row in results:
@@ -167,6 +181,21 @@ def main(argv=None) -> int:
     print("\nBurda et al. (2016), one stochastic layer, full MNIST, 10,000 test images, m = 5,000: "
           + ", ".join(f"{k} {v}" for k, v in BURDA.items()))
 
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    steps = {"vae": 8000, "gmvae": 6000, "experiment": sorted(set(args.experiment_steps))}
+    iws, n_test = sorted(set(args.iw)), args.n_test
+    if args.fast:
+        steps = {"vae": 100, "gmvae": 100, "experiment": [100]}
+        iws, n_test = [m for m in iws if m <= 10] or [1, 10], min(n_test, 100)
+    if args.train_steps:
+        steps = {"vae": args.train_steps, "gmvae": args.train_steps, "experiment": [args.train_steps]}
+
+    models = chapter_models(Path(args.runs), steps)
+    results = bounds(models, evaluation_sets(args.data_dir, n_test), iws, args.max_rows)
+    print_table(results, iws)
     if args.json:
         payload = {
             "results": results,

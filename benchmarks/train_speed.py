@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -38,12 +39,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from vaelab.data import Batches, load_dataset  # noqa: E402
 from vaelab.models import VAE  # noqa: E402
 from vaelab.reference import vae_negative_elbo_bound  # noqa: E402
-from vaelab.train import make_optimizer, objective_for, resolve_device, train  # noqa: E402
+from vaelab.registry import objective_for  # noqa: E402
+from vaelab.train import make_optimizer, resolve_device, train  # noqa: E402
 
 BATCH_SIZE = 100
 LR = 1e-3
 Z_DIM = 10
 LOG_INTERVAL = 10  # pytorch/examples/vae's default --log-interval
+#: Tiny arguments for the smoke run of tests/test_benchmarks.py ({tmp}: a fresh temporary folder).
+SMOKE_ARGS = ["--steps", "3", "--rounds", "2", "--warmup", "1", "--threads", "1", "--ablation", "--progress",
+              "--breakdown", "--breakdown-steps", "4", "--json", "{tmp}/train_speed.json"]
 
 
 def _sync(device: torch.device) -> None:
@@ -169,7 +174,7 @@ def breakdown(x, y, device: torch.device, steps: int = 300, seed: int = 0) -> di
     return results
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=1000, help="steps per timed run (default 1000)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
@@ -180,22 +185,18 @@ def main(argv=None) -> int:
     parser.add_argument("--progress", action="store_true", help="time vaelab with its progress bar on (to /dev/null)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time each part of a step (20th percentile: robust on a busy machine)")
+    parser.add_argument("--breakdown-steps", type=int, default=300, help="steps of --breakdown (default 300)")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    threads = torch.get_num_threads()
-    device = resolve_device(args.device)
-    x, y = load_dataset("mnist-embedded", split="train")
 
+def make_variants(args: argparse.Namespace, x, y, device: torch.device) -> dict:
+    """``{name: run(steps) -> (steps/s, steps/cpu-s)}``: vaelab, plain, and the options' variants."""
     variants = {
         "vaelab": lambda n: run_vaelab(x, y, n, device),
         "plain": lambda n: run_plain(x, y, n, device),
     }
     if args.progress:
-        import os
-
         def with_bar(n):
             # tqdm writes to stderr; send it nowhere so that the terminal is not the bottleneck.
             saved, sys.stderr = sys.stderr, open(os.devnull, "w")
@@ -210,27 +211,44 @@ def main(argv=None) -> int:
         variants["plain + fused Adam"] = lambda n: run_plain(x, y, n, device, fused=True)
         variants["plain + in-memory batches"] = lambda n: run_plain(x, y, n, device, in_memory=True)
         variants["plain + both"] = lambda n: run_plain(x, y, n, device, fused=True, in_memory=True)
+    return variants
 
+
+def time_rounds(variants: dict, steps: int, rounds: int, warmup: int) -> tuple[dict, dict]:
+    """``(speeds, cpu_speeds)``: ``{name: [steps/s of each round]}``, wall and CPU time."""
     for run in variants.values():  # warm-up: allocator, thread pool, code paths
-        run(args.warmup)
+        run(warmup)
     speeds: dict[str, list[float]] = {name: [] for name in variants}
     cpu_speeds: dict[str, list[float]] = {name: [] for name in variants}
-    for r in range(args.rounds):
+    for r in range(rounds):
         names = list(variants) if r % 2 == 0 else list(variants)[::-1]  # alternate the order too
         for name in names:
-            wall, cpu = variants[name](args.steps)
+            wall, cpu = variants[name](steps)
             speeds[name].append(wall)
             cpu_speeds[name].append(cpu)
+    return speeds, cpu_speeds
 
+
+def summarise(speeds: dict, cpu_speeds: dict) -> dict:
+    """Medians, best runs and the vaelab / plain ratios of :func:`time_rounds`' speeds."""
     medians = {name: statistics.median(v) for name, v in speeds.items()}
     best = {name: max(v) for name, v in speeds.items()}
     cpu_medians = {name: statistics.median(v) for name, v in cpu_speeds.items()}
-    ratio = medians["vaelab"] / medians["plain"]
     # Paired: the two runs of a round are adjacent in time, so their ratio cancels slow drifts
     # in the machine's load.
     paired = [a / b for a, b in zip(speeds["vaelab"], speeds["plain"])]
-    print(f"VAE z={Z_DIM}, batch {BATCH_SIZE}, {args.steps} steps x {args.rounds} rounds, "
-          f"device {device}, {threads} torch threads, torch {torch.__version__}")
+    return {
+        "steps_per_sec": speeds, "median_steps_per_sec": medians, "best_steps_per_sec": best,
+        "steps_per_cpu_sec": cpu_speeds, "median_steps_per_cpu_sec": cpu_medians,
+        "ratio_cpu_time": cpu_medians["vaelab"] / cpu_medians["plain"],
+        "ratio": medians["vaelab"] / medians["plain"], "ratio_best": best["vaelab"] / best["plain"],
+        "ratio_per_round": paired, "ratio_paired_median": statistics.median(paired),
+    }
+
+
+def print_table(summary: dict) -> None:
+    speeds, medians, best = summary["steps_per_sec"], summary["median_steps_per_sec"], summary["best_steps_per_sec"]
+    cpu_medians, paired = summary["median_steps_per_cpu_sec"], summary["ratio_per_round"]
     width = max(len(n) for n in speeds)
     print(f"{'variant':<{width}}  {'steps/s':>7}  {'ms/step':>7}  {'vs plain':>8}  {'best':>6}  "
           f"{'steps/cpu-s':>11}  {'vs plain':>8}  steps/s of each round")
@@ -240,14 +258,28 @@ def main(argv=None) -> int:
               f"{medians[name] / medians['plain']:>7.2f}x  {best[name]:>6.1f}  "
               f"{cpu_medians[name]:>11.1f}  {cpu_medians[name] / cpu_medians['plain']:>7.2f}x  {runs}")
     print("(medians over the rounds; steps/cpu-s: per second of this process's CPU time, all threads)")
-    print(f"ratio vaelab / plain = {ratio:.2f} (median steps/s; per round "
+    print(f"ratio vaelab / plain = {summary['ratio']:.2f} (median steps/s; per round "
           f"{' '.join(f'{r:.2f}' for r in paired)}, median {statistics.median(paired):.2f}; "
-          f"best runs {best['vaelab'] / best['plain']:.2f}; CPU time {cpu_medians['vaelab'] / cpu_medians['plain']:.2f})")
+          f"best runs {summary['ratio_best']:.2f}; CPU time {summary['ratio_cpu_time']:.2f})")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    device = resolve_device(args.device)
+    x, y = load_dataset("mnist-embedded", split="train")
+
+    summary = summarise(*time_rounds(make_variants(args, x, y, device), args.steps, args.rounds, args.warmup))
+    print(f"VAE z={Z_DIM}, batch {BATCH_SIZE}, {args.steps} steps x {args.rounds} rounds, "
+          f"device {device}, {threads} torch threads, torch {torch.__version__}")
+    print_table(summary)
 
     parts = None
     if args.breakdown:
-        parts = breakdown(x, y, device)
-        print("\nms per part of a step (20th percentile of 300 steps):")
+        parts = breakdown(x, y, device, steps=args.breakdown_steps)
+        print(f"\nms per part of a step (20th percentile of {args.breakdown_steps} steps):")
         print(f"{'part':<10}  {'plain':>7}  {'vaelab':>7}")
         for part in parts["plain"]:
             print(f"{part:<10}  {parts['plain'][part]:>7.3f}  {parts['vaelab'][part]:>7.3f}")
@@ -259,12 +291,7 @@ def main(argv=None) -> int:
             "steps": args.steps, "rounds": args.rounds, "warmup": args.warmup,
             "device": str(device), "threads": threads, "torch": torch.__version__,
             "python": platform.python_version(), "machine": platform.machine(),
-            "steps_per_sec": speeds, "median_steps_per_sec": medians, "best_steps_per_sec": best,
-            "steps_per_cpu_sec": cpu_speeds, "median_steps_per_cpu_sec": cpu_medians,
-            "ratio_cpu_time": cpu_medians["vaelab"] / cpu_medians["plain"],
-            "ratio": ratio, "ratio_best": best["vaelab"] / best["plain"],
-            "ratio_per_round": paired, "ratio_paired_median": statistics.median(paired),
-            "breakdown_ms": parts,
+            **summary, "breakdown_ms": parts,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

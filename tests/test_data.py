@@ -101,12 +101,12 @@ def test_embedded_deterministic_and_copies():
 def test_embedded_split_ignores_and_keeps_global_rng():
     torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
     try:
-        d._embedded_mnist.cache_clear()
+        d.embedded._embedded_mnist.cache_clear()
         torch.manual_seed(123), np.random.seed(123)
         x1, _ = d.load_embedded_mnist("test")
         assert torch.equal(torch.get_rng_state(), torch.manual_seed(123).get_state())
         assert np.random.randint(1 << 30) == np.random.RandomState(123).randint(1 << 30)
-        d._embedded_mnist.cache_clear()
+        d.embedded._embedded_mnist.cache_clear()
         torch.manual_seed(7), np.random.seed(7)
         x2, _ = d.load_embedded_mnist("test")
         assert torch.equal(x1, x2)
@@ -234,11 +234,11 @@ def test_download_failure_gives_data_error(tmp_path, monkeypatch):
         calls.append(url)
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(d, "_fetch_url", offline)
+    monkeypatch.setattr(d.files, "_fetch_url", offline)
     with pytest.raises(DataError) as excinfo:
         d.load_mnist(tmp_path, "test", download=True)
     assert_helpful(excinfo, "t10k-images-idx3-ubyte.gz", "network unreachable", "copy it into")
-    assert len(calls) == len(d.MNIST_MIRRORS)  # every mirror was tried
+    assert len(calls) == len(d.files.MNIST_MIRRORS)  # every mirror was tried
     assert not list(tmp_path.glob("*.gz"))
 
     with pytest.raises(DataError):
@@ -256,7 +256,7 @@ def test_download_with_fake_fetcher(tmp_path, monkeypatch):
     def serve(url, destination, **kwargs):
         destination.write_bytes((source / url.rsplit("/", 1)[1]).read_bytes())
 
-    monkeypatch.setattr(d, "_fetch_url", serve)
+    monkeypatch.setattr(d.files, "_fetch_url", serve)
     target = tmp_path / "data"
     x, y = d.load_mnist(target, "test", download=True)
     assert x.shape == (10, 784) and (target / "t10k-labels-idx1-ubyte.gz").is_file()
@@ -275,11 +275,11 @@ def test_fetch_url_writes_file_atomically(tmp_path):
     source = tmp_path / "served.bin"
     source.write_bytes(b"payload" * 1000)
     destination = tmp_path / "out" / "file.bin"
-    d._fetch_url(source.as_uri(), destination)
+    d.files._fetch_url(source.as_uri(), destination)
     assert destination.read_bytes() == source.read_bytes()
     assert [p.name for p in destination.parent.iterdir()] == ["file.bin"]  # no temporary leftovers
     with pytest.raises(Exception):
-        d._fetch_url((tmp_path / "absent.bin").as_uri(), tmp_path / "out" / "absent.bin")
+        d.files._fetch_url((tmp_path / "absent.bin").as_uri(), tmp_path / "out" / "absent.bin")
     assert [p.name for p in destination.parent.iterdir()] == ["file.bin"]
 
 
@@ -351,7 +351,7 @@ def test_colorize_shape_range_and_colours():
     images = out.view(n, 3, 32, 32)
     background, foreground = images[:, :, 0, 0], images[:, :, 16, 16]
     assert torch.equal(images[:, :, 0, :], background[:, :, None].expand(n, 3, 32))  # padded border
-    assert ((foreground - background).norm(dim=1) >= d.MIN_COLOUR_DISTANCE - 1e-6).all()
+    assert ((foreground - background).norm(dim=1) >= d.embedded.MIN_COLOUR_DISTANCE - 1e-6).all()
     assert len(torch.unique(background, dim=0)) > n // 2  # the colours vary between images
     again = d.colorize(x.view(n, 784), torch.Generator().manual_seed(0))
     assert torch.equal(out, again)

@@ -86,14 +86,15 @@ def released_lines() -> set[str]:
 def secret_lines(open_chapters) -> dict[str, str]:
     """``{line: where it comes from}`` for the answers of ``open_chapters`` and every hidden test,
     less the lines that the released student notebooks show anyway."""
-    found = {}
+    found, public = {}, released_lines()
     for chapter in EXERCISES:
+        answers = notebook_secret_lines(chapter) | reference_body_lines(chapter)
         if chapter in open_chapters:
-            for line in notebook_secret_lines(chapter) | reference_body_lines(chapter):
-                found[line] = f"{chapter}'s answers"
+            found.update({line: f"{chapter}'s answers" for line in answers})
+        else:  # a released chapter's answers are public, even where another answer shares a line
+            public |= answers - notebook_secret_lines(chapter, hidden_only=True)
         for line in notebook_secret_lines(chapter, hidden_only=True):
             found[line] = f"{chapter}'s hidden tests"
-    public = released_lines()
     return {line: where for line, where in found.items() if line not in public}
 
 

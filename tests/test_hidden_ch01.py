@@ -14,12 +14,13 @@ from vaelab import reference as ref
 # ---------------------------------------------------------------- correct answers, several styles
 
 
-def sg_randn_like(m, v):
+def sg_broadcast_first(m, v):
+    m, v = torch.broadcast_tensors(m, v)
     return m + torch.sqrt(v) * torch.randn_like(m)
 
 
 def sg_normal_noise(m, v):
-    eps = torch.normal(torch.zeros_like(v), torch.ones_like(v))
+    eps = torch.normal(torch.zeros(torch.broadcast_shapes(m.shape, v.shape)), 1.0).to(m.dtype)
     return m + eps * v ** 0.5
 
 
@@ -115,7 +116,7 @@ def log_bernoulli_with_logits(x, logits):
     return lb_softplus(x, logits) * 0.5
 
 
-@pytest.mark.parametrize("answer", [sg_randn_like, sg_normal_noise, sg_rsample, sg_generator_first])
+@pytest.mark.parametrize("answer", [sg_broadcast_first, sg_normal_noise, sg_rsample, sg_generator_first])
 def test_sample_gaussian_accepts_correct_answers(answer):
     ch01.test_sample_gaussian(answer)
 
@@ -131,6 +132,9 @@ def test_sample_gaussian_accepts_correct_answers(answer):
         (lambda m, v: torch.normal(m.detach(), v.sqrt().detach()), "no gradient flows"),
         (lambda m, v: Normal(m, v.sqrt()).sample(), "no gradient flows"),
         (lambda m, v: m + v.sqrt() * torch.randn(m.shape[-1]), "same noise"),
+        # noise of the shape of m (or v) alone: broadcast, the rows of z share it
+        (lambda m, v: m + torch.sqrt(v) * torch.randn_like(m), "same noise"),
+        (lambda m, v: m + torch.normal(torch.zeros_like(v), torch.ones_like(v)) * v ** 0.5, "same noise"),
         (lambda m, v: m + v.sqrt() * torch.randn(m.shape, generator=torch.Generator().manual_seed(0)), "same sample"),
         (lambda m, v: ref.sample_gaussian(m, v), "reference implementation"),
     ],

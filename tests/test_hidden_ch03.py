@@ -275,7 +275,7 @@ def test_negative_iwae_bound_refuses_the_reference():
 
 
 def test_visible_checks_pass_on_correct_answers_and_name_a_mistake(capsys):
-    from vaelab.reference import checks
+    from vaelab import checks
 
     checks.check_duplicate(dup_repeat)
     checks.check_log_mean_exp(lme_max_shift)

@@ -12,18 +12,15 @@ import torch
 from vaelab.data import Batches, load_dataset
 from vaelab.evaluate import evaluate, evaluate_checkpoint
 from vaelab.models import GMVAE, VAE
+from vaelab.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from vaelab.registry import objective_for, train_model
 from vaelab.train import (
-    CheckpointError,
     History,
     TrainingDivergedError,
     fast_mode,
-    load_checkpoint,
-    objective_for,
-    save_checkpoint,
     steps_for,
     to_device,
     train,
-    train_model,
 )
 
 CPU = torch.device("cpu")

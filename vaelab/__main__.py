@@ -21,7 +21,7 @@ from pathlib import Path
 
 def _parser() -> argparse.ArgumentParser:
     from .data import DATASETS
-    from .train import OBJECTIVES
+    from .registry import OBJECTIVES
 
     parser = argparse.ArgumentParser(prog="python -m vaelab", description="Train and evaluate the course's VAEs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
-    from .train import save_checkpoint, train_model
+    from .checkpoints import save_checkpoint
+    from .registry import train_model
 
     options = {"z_dim": args.z_dim, "k": args.k, "beta": args.beta}
     options = {k: v for k, v in options.items() if v is not None}

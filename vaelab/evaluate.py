@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from .chapters import call_with_generator, load
+from .registry import OBJECTIVES
 
-__all__ = ["evaluate", "evaluate_checkpoint", "ELBO_BOUNDS", "MAX_ROWS", "row_budget"]
+__all__ = ["evaluate", "evaluate_checkpoint", "MAX_ROWS", "row_budget"]
 
 #: Rows (importance samples x images) per forward pass in an IWAE evaluation: about 200k rows of
 #: 784 pixels keep the decoder's activations near 1 GB.
@@ -39,8 +40,6 @@ def row_budget(model: nn.Module, max_rows: int) -> int:
     return max_rows
 
 
-#: The chapter whose ``negative_elbo_bound`` evaluates each model by default.
-ELBO_BOUNDS: dict[str, str] = {"vae": "01_vae", "gmvae": "02_gmvae"}
 
 
 def _elbo_call(name: str, bound: Callable, beta: float) -> Callable:
@@ -97,7 +96,7 @@ def evaluate(
     Batch means are weighted by batch sizes, so the result is the mean over all N images.
 
     * ``"elbo"``: ``nelbo = rec + beta * kl``; analytic KL for the VAE, one-sample Monte Carlo KL
-      for the GMVAE (:data:`ELBO_BOUNDS`).
+      for the GMVAE (the chapter named by :data:`vaelab.registry.OBJECTIVES`).
     * ``"iwae"``: :math:`-\\log \\frac1S \\sum_s p(x, z_s) / q(z_s|x)` with ``S = iw`` samples;
       ``niwae <= nelbo`` in expectation and it tightens as ``iw`` grows. With ``iw = 1`` it is the
       ELBO with a Monte Carlo KL. Batches are cut so that ``iw * B <= max_rows``; for
@@ -131,10 +130,11 @@ def evaluate(
     if objective == "elbo" and iw != 1:
         raise ValueError(f"iw={iw} needs objective='iwae'")
     name = getattr(model, "name", None)
-    if objective == "elbo" and name not in ELBO_BOUNDS:
-        raise ValueError(f"no ELBO evaluation for model {name!r}; supported: {sorted(ELBO_BOUNDS)}")
+    if objective == "elbo" and name not in OBJECTIVES:
+        raise ValueError(f"no ELBO evaluation for model {name!r}; supported: {sorted(OBJECTIVES)}")
     if bound is None:
-        bound = load(ELBO_BOUNDS[name], "negative_elbo_bound") if objective == "elbo" else load("03_iwae", "negative_iwae_bound")
+        bound = (load(OBJECTIVES[name].chapter, "negative_elbo_bound") if objective == "elbo"
+                 else load("03_iwae", "negative_iwae_bound"))
     call = _elbo_call(name, bound, beta) if objective == "elbo" else (lambda model, x: bound(model, x, iw))
 
     x = torch.as_tensor(x, dtype=torch.float32)
@@ -186,7 +186,7 @@ def evaluate_checkpoint(
     download: bool = False,
     objective: str | None = None,
 ) -> dict[str, Any]:
-    """Load a checkpoint (:func:`vaelab.train.load_checkpoint`) and :func:`evaluate` it on a split.
+    """Load a checkpoint (:func:`vaelab.checkpoints.load_checkpoint`) and :func:`evaluate` it on a split.
 
     Args:
         path: the checkpoint.
@@ -203,11 +203,12 @@ def evaluate_checkpoint(
         The metrics of :func:`evaluate` plus ``"model"``, ``"dataset"`` and ``"split"``.
 
     Raises:
-        FileNotFoundError / :class:`vaelab.train.CheckpointError`: a missing or unreadable checkpoint.
+        FileNotFoundError / :class:`vaelab.checkpoints.CheckpointError`: a missing or unreadable checkpoint.
         :class:`vaelab.data.DataError`: the data cannot be loaded.
     """
     from .data import load_dataset
-    from .train import load_checkpoint, resolve_device
+    from .checkpoints import load_checkpoint
+    from .train import resolve_device
 
     model, info = load_checkpoint(Path(path), map_location=resolve_device(device))
     if dataset is None:

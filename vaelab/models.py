@@ -2,7 +2,7 @@
 
 No loss code lives here: the objectives are in :mod:`vaelab.reference` (the reference answers)
 and in the students' notebooks. Every model records the keyword arguments it was built with in
-``self.config`` so that a checkpoint can rebuild it (:func:`vaelab.train.load_checkpoint`).
+``self.config`` so that a checkpoint can rebuild it (:func:`vaelab.checkpoints.load_checkpoint`).
 
 | model   | interface |
 |---------|-----------|

@@ -1,12 +1,9 @@
-"""Training: one fast, general loop for every chapter's model, checkpoints and a one-call entry.
+"""Training: one fast, general loop for every chapter's model.
 
 * :func:`train` runs Adam on any ``loss_fn(model, batch) -> (loss, metrics)`` over any stream of
   batches and returns a :class:`History`.
-* :func:`objective_for` turns a model name into the reference loss function of
-  :mod:`vaelab.reference` (the registry :data:`OBJECTIVES`: adding a chapter is one entry).
-* :func:`train_model` loads data, builds the model and trains it: what notebooks and the command
-  line call.
-* :func:`save_checkpoint` / :func:`load_checkpoint` store a model with its config and history.
+* :mod:`vaelab.registry` names each model's objective and recipe (``train_model``), and
+  :mod:`vaelab.checkpoints` stores a trained model.
 * :func:`fast_mode` / :func:`steps_for`: few steps when ``VAELAB_FAST=1`` or under nbgrader.
 
 Shapes use the course alphabet: B batch, D data, Z latent.
@@ -21,33 +18,22 @@ so that on a GPU the host never waits for the device inside the loop.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
 
-from .chapters import load
 
 __all__ = [
     "EMA",
     "History",
     "TrainingDivergedError",
-    "CheckpointError",
-    "ObjectiveSpec",
-    "OBJECTIVES",
-    "DEFAULT_STEPS",
     "train",
-    "objective_for",
-    "train_model",
-    "save_checkpoint",
-    "load_checkpoint",
     "fast_mode",
     "steps_for",
     "resolve_device",
@@ -57,16 +43,11 @@ __all__ = [
 
 LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, Any]]"]
 
-CHECKPOINT_FORMAT = 1
 _EMA_DECAY = 0.98  # per step: the progress bar averages over roughly the last 50 steps
 
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite during training."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file exists but cannot be used (corrupt, wrong format, unknown model)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,283 +473,3 @@ def _log_window(history: History, first: int, i: int, losses: list, metrics_wind
     return record
 
 
-# --------------------------------------------------------------------------------------------
-# Objectives
-# --------------------------------------------------------------------------------------------
-
-
-def _images(batch) -> torch.Tensor:
-    """The images of a batch: the batch itself, or its first element (``(x, y)`` tuples)."""
-    return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
-def _vae_objective(beta: float = 1.0) -> LossFn:
-    """β-VAE loss ``rec + beta * kl`` with chapter 1's ``negative_elbo_bound`` (:func:`vaelab.chapters.load`).
-
-    Metrics: ``nelbo = rec + kl`` (the bound itself, whatever ``beta``), ``kl``, ``rec``.
-    """
-    negative_elbo_bound = load("01_vae", "negative_elbo_bound")
-
-    def loss_fn(model, batch):
-        loss, kl, rec = negative_elbo_bound(model, _images(batch), beta)
-        nelbo = loss if beta == 1.0 else rec + kl
-        return loss, {"nelbo": nelbo, "kl": kl, "rec": rec}
-
-    return loss_fn
-
-
-def _gmvae_objective() -> LossFn:
-    """GMVAE negative ELBO, single-sample KL, with chapter 2's ``negative_elbo_bound``."""
-    negative_elbo_bound = load("02_gmvae", "negative_elbo_bound")
-
-    def loss_fn(model, batch):
-        nelbo, kl, rec = negative_elbo_bound(model, _images(batch))
-        return nelbo, {"nelbo": nelbo, "kl": kl, "rec": rec}
-
-    return loss_fn
-
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    """How :func:`train_model` trains one model.
-
-    Attributes:
-        factory: ``factory(**objective_kwargs) -> loss_fn``.
-        labels: the batches carry labels, ``(x, y)``, instead of images alone.
-        binarize: dynamic binarisation of the images (Bernoulli likelihoods).
-        default_steps: steps of a full (student-mode) run on the embedded data.
-    """
-
-    factory: Callable[..., LossFn]
-    labels: bool = False
-    binarize: bool = True
-    default_steps: int = 8_000
-
-
-#: Trainable models: name -> :class:`ObjectiveSpec`. Adding a chapter's model is one entry here.
-OBJECTIVES: dict[str, ObjectiveSpec] = {
-    "vae": ObjectiveSpec(_vae_objective),
-    "gmvae": ObjectiveSpec(_gmvae_objective),
-}
-
-#: Default training steps per model (full mode); :func:`steps_for` shortens them in fast mode.
-DEFAULT_STEPS = {name: spec.default_steps for name, spec in OBJECTIVES.items()}
-
-_EVALUATION_ONLY = {
-    "iwae": "the IWAE bound is for evaluation: train a 'vae' or 'gmvae' and evaluate it with "
-    "vaelab.evaluate.evaluate(model, x, objective='iwae', iw=...)",
-}
-
-
-def _spec(name: str) -> ObjectiveSpec:
-    if name in OBJECTIVES:
-        return OBJECTIVES[name]
-    if name in _EVALUATION_ONLY:
-        raise ValueError(f"{name!r} cannot be trained: {_EVALUATION_ONLY[name]}")
-    raise ValueError(f"no training objective for {name!r}; trainable models: {sorted(OBJECTIVES)}")
-
-
-def objective_for(name: str, **kwargs) -> LossFn:
-    """The reference loss function of a model: ``loss_fn(model, batch) -> (loss, metrics)``.
-
-    * ``"vae"`` (``beta=1.0``): ``rec + beta * kl`` with analytic KL; metrics ``nelbo``, ``kl``, ``rec``.
-    * ``"gmvae"``: negative ELBO with a single-sample Monte Carlo KL; same metrics.
-    * ``"iwae"`` is evaluation-only (ValueError saying so).
-
-    ``batch`` is ``x: (B, D)`` or ``(x, y)``; the losses are batch means (nats per image).
-    """
-    factory = _spec(name).factory
-    try:
-        inspect.signature(factory).bind(**kwargs)
-    except TypeError:
-        accepted = list(inspect.signature(factory).parameters)
-        raise ValueError(f"objective {name!r} takes {accepted or 'no options'}, got {sorted(kwargs)}") from None
-    return factory(**kwargs)
-
-
-# --------------------------------------------------------------------------------------------
-# One-call training
-# --------------------------------------------------------------------------------------------
-
-
-def _split_kwargs(name: str, kwargs: dict) -> tuple[dict, dict]:
-    """Route keyword arguments to the model constructor or to the objective factory."""
-    from .models import MODELS
-
-    model_params = set(inspect.signature(MODELS[name].__init__).parameters) - {"self"}
-    objective_params = set(inspect.signature(_spec(name).factory).parameters)
-    model_kw = {k: v for k, v in kwargs.items() if k in model_params}
-    objective_kw = {k: v for k, v in kwargs.items() if k in objective_params and k not in model_kw}
-    unknown = sorted(set(kwargs) - set(model_kw) - set(objective_kw))
-    if unknown:
-        raise ValueError(
-            f"{name!r} does not take {unknown}; model options: {sorted(model_params)}, "
-            f"objective options: {sorted(objective_params) or 'none'}"
-        )
-    return model_kw, objective_kw
-
-
-def train_model(
-    name: str = "vae",
-    steps: int | None = None,
-    batch_size: int = 100,
-    lr: float = 1e-3,
-    seed: int = 0,
-    dataset: str = "mnist-embedded",
-    data_dir=None,
-    download: bool = False,
-    device=None,
-    progress: bool = True,
-    log_every: int = 50,
-    **kwargs,
-) -> tuple[nn.Module, History]:
-    """Load the training split, build the model, train it: the one call of notebooks and the CLI.
-
-    Example: ``model, history = train_model("vae", z_dim=10, steps=steps_for(10_000))``.
-
-    Args:
-        name: a key of :data:`OBJECTIVES` (``"vae"``, ``"gmvae"``, ...).
-        steps: Adam steps; None takes :data:`DEFAULT_STEPS` (through :func:`steps_for`, so a few
-            hundred in fast mode).
-        batch_size: ``B``.
-        lr: Adam learning rate.
-        seed: seeds the initial weights (``torch.manual_seed``), the batch order and binarisation,
-            and the training noise: the same seed gives the same model.
-        dataset, data_dir, download: passed to :func:`vaelab.data.load_dataset`.
-        device: ``None`` picks CUDA when available.
-        progress: show a progress bar.
-        log_every: steps per history record.
-        **kwargs: model options (``z_dim``, ``k``, ``hidden``, ...) and objective options
-            (``beta``). ``x_dim`` defaults to the dataset's ``D``.
-
-    Returns:
-        ``(model, history)``; ``history.config`` records these arguments (checkpoints store it).
-    """
-    from .data import Batches, load_dataset
-    from .models import build_model
-
-    spec = _spec(name)
-    model_kw, objective_kw = _split_kwargs(name, kwargs)
-    loss_fn = objective_for(name, **objective_kw)
-    if steps is None:
-        steps = steps_for(spec.default_steps)
-    device = resolve_device(device)
-
-    x, y = load_dataset(dataset, split="train", data_dir=data_dir, download=download)
-    from .models import MODELS
-
-    if "x_dim" in inspect.signature(MODELS[name].__init__).parameters:
-        model_kw.setdefault("x_dim", x.shape[1])
-    torch.manual_seed(seed)  # the initial weights
-    model = build_model(name, **model_kw)
-    batches = Batches(
-        x, y if spec.labels else None, batch_size=batch_size, shuffle=True,
-        binarize=spec.binarize, seed=seed, device=device,
-    )
-    history = History(config={
-        "model": name, "model_config": dict(model.config), "objective": dict(objective_kw),
-        "steps": int(steps), "batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
-        "dataset": dataset, "device": str(device),
-    })
-    train(model, loss_fn, batches.forever(), steps, lr=lr, device=device, seed=seed,
-          progress=progress, log_every=log_every, history=history)
-    return model, history
-
-
-# --------------------------------------------------------------------------------------------
-# Checkpoints
-# --------------------------------------------------------------------------------------------
-
-
-def save_checkpoint(path, model: nn.Module, history: History | None = None, train_config: dict | None = None) -> Path:
-    """Write a checkpoint that :func:`load_checkpoint` can rebuild the model from.
-
-    Stores ``{"format": 1, "model": model.name, "config": model.config, "state_dict",
-    "history", "train_config"}`` with ``torch.save``; the tensors are moved to the CPU so that
-    the file loads anywhere, and the history is plain Python. ``train_config`` defaults to
-    ``history.config``. The file is written next to its destination and renamed into place, so an
-    interrupted save never leaves a truncated checkpoint. Parent folders are created.
-
-    Returns:
-        The path written.
-    """
-    path = Path(path)
-    for attribute in ("name", "config"):
-        if not hasattr(model, attribute):
-            raise TypeError(f"save_checkpoint needs a vaelab model with .{attribute}; got {type(model).__name__}")
-    if train_config is None and history is not None:
-        train_config = history.config or None
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "model": model.name,
-        "config": dict(model.config),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "history": None if history is None else history.as_dict(),
-        "train_config": None if train_config is None else dict(train_config),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def load_checkpoint(path, map_location="cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a model from a checkpoint written by :func:`save_checkpoint`.
-
-    Args:
-        path: the file.
-        map_location: device of the loaded model (as in ``torch.load``).
-
-    Returns:
-        ``(model, info)``: the model in eval mode, and ``info`` with ``"model"`` (name),
-        ``"config"``, ``"history"`` (a :class:`History` or None), ``"train_config"`` (dict or
-        None), ``"format"`` and ``"path"``.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        CheckpointError (a ValueError): the file is not a readable vaelab checkpoint.
-    """
-    from .models import build_model
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        # weights_only: a checkpoint holds tensors and plain Python only, never arbitrary objects.
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises many types for a corrupt or foreign file
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint ({type(error).__name__}); the file is truncated, "
-            "corrupt or not a vaelab checkpoint: train again to recreate it"
-        ) from error
-    if not isinstance(payload, dict) or "format" not in payload:
-        raise CheckpointError(f"{path}: not a vaelab checkpoint (no 'format' entry)")
-    if payload["format"] != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: checkpoint format {payload['format']!r}, this vaelab reads format {CHECKPOINT_FORMAT}"
-        )
-    missing = [k for k in ("model", "config", "state_dict") if k not in payload]
-    if missing:
-        raise CheckpointError(f"{path}: incomplete checkpoint, missing {missing}")
-    try:
-        model = build_model(payload["model"], **payload["config"])
-        model.load_state_dict(payload["state_dict"])
-    except (ValueError, TypeError, RuntimeError, KeyError) as error:
-        raise CheckpointError(f"{path}: the checkpoint does not match its model {payload['model']!r}: {error}") from None
-    if isinstance(map_location, (str, torch.device)):
-        model.to(map_location)
-    model.eval()
-    history = payload.get("history")
-    info = {
-        "format": payload["format"],
-        "model": payload["model"],
-        "config": dict(payload["config"]),
-        "history": None if history is None else History.from_dict(history),
-        "train_config": payload.get("train_config"),
-        "path": str(path),
-    }
-    return model, info

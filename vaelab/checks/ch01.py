@@ -76,6 +76,9 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
         raise CheckFailed(f"{name}(m, v) with m, v of shape (5, 3) returned {got}; z must have the shape of m.")
     if not torch.allclose(z0.detach().double(), m.expand(5, 3).double(), atol=1e-4):
         raise CheckFailed(f"{name}: as v -> 0 the sample must equal m; the noise must be scaled by sqrt(v) and nothing else added.")
+    z1, z2 = (_call(sample_gaussian, name, (m, v)) for _ in range(2))
+    if torch.equal(z1, z2):
+        raise CheckFailed(f"{name}: two calls returned the same sample: draw fresh noise at every call.")
     # Broadcasting: a (1, Z) mean with (B, Z) variances gives (B, Z) samples.
     for m_shape, v_shape in (((1, 3), (4, 3)), ((4, 3), (1, 3))):
         zb = _call(sample_gaussian, name, (torch.zeros(m_shape, dtype=dtype), torch.ones(v_shape, dtype=dtype)))
@@ -87,9 +90,6 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
                 "eps with the broadcast shape of m and v (e.g. torch.randn(torch.broadcast_shapes(m.shape, v.shape))), "
                 "so that every element gets its own independent draw."
             )
-    z1, z2 = (_call(sample_gaussian, name, (m, v)) for _ in range(2))
-    if torch.equal(z1, z2):
-        raise CheckFailed(f"{name}: two calls returned the same sample: draw fresh noise at every call.")
     return 6
 
 

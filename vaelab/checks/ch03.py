@@ -19,7 +19,6 @@ def duplicate_cases() -> list[Case]:
         Case("x of shape (3, 4), rep = 2", (_randn(3, 4, seed=1), 2)),
         Case("x of shape (2, 5), rep = 3", (_randn(2, 5, seed=2), 3)),
         Case("rep = 1 (a copy of x)", (_randn(4, 2, seed=3), 1)),
-        Case("x of shape (2, 2, 3) (images with more dimensions), rep = 2", (_randn(2, 2, 3, seed=4), 2)),
     ]
 
 

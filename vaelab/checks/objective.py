@@ -189,11 +189,57 @@ def ratio_hint(where: str, got: Observation, want: Observation, batch: int,
     return ""
 
 
+def failing_helpers(fn: Callable) -> list[tuple[str, str]]:
+    """``(helper, message)`` for the exercise functions of the notebook that ``fn`` calls by name
+    (``log_normal``, ``duplicate``, ...) and that fail their own visible checks."""
+    import contextlib
+    import io
+
+    from . import VISIBLE
+
+    failing = []
+    module = getattr(fn, "__module__", None)
+    for check_id, check in VISIBLE.items():
+        helper = check_id.split("/")[1]
+        candidate = getattr(fn, "__globals__", {}).get(helper)
+        if (helper == getattr(fn, "__name__", None) or helper not in getattr(fn, "__code__", _NO_CODE).co_names
+                or not callable(candidate) or getattr(candidate, "__module__", None) != module):
+            continue
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                check(candidate)
+        except CheckFailed as error:
+            failing.append((helper, str(error)))
+    return failing
+
+
+class _NoCode:
+    co_names: tuple = ()
+
+
+_NO_CODE = _NoCode()
+
+
 def run_objective(check_id: str, fn: Callable, probe: ObjectiveProbe,
                   hints: Callable[[str, Observation, Observation], str] | None = None) -> None:
-    """Observe ``fn`` with ``probe``, judge it against the expected observation, and print ✓."""
-    got = probe(fn)
-    judge(probe.name, got, expectations().get(check_id, probe), hints)
+    """Observe ``fn`` with ``probe``, judge it against the expected observation, and print ✓.
+
+    When it fails and it calls the notebook's own exercise functions (its helpers), those run their
+    own checks: a failing helper is named first, since the grader grades ``fn`` with the reference
+    helpers and the message should point at what to fix.
+    """
+    try:
+        got = probe(fn)
+        judge(probe.name, got, expectations().get(check_id, probe), hints)
+    except CheckFailed as error:
+        failing = failing_helpers(fn)
+        if failing:
+            helper, message = failing[0]
+            raise CheckFailed(
+                f"{probe.name} fails, and it calls your {helper}, which fails its own check: {message} Fix {helper} "
+                f"first (the grader grades {probe.name} with a correct {helper}). What {probe.name}'s check saw: {error}"
+            ) from None
+        raise
     _report(probe.name, len(got.values) + len(got.samples))
 
 

@@ -239,9 +239,10 @@ def judge(name: str, got: Observation, expectation: Expectation, hints: Callable
     where = first_difference(got, want)
     if where is None:
         return
-    message = f"{name}: {_describe_difference(got, want, where)}."
+    difference = _describe_difference(got, want, where)
     mistake = _closest_mistake(got, expectation, where)
     if mistake is not None:
-        raise CheckFailed(f"{message} {mistake[:1].upper()}{mistake[1:]}")
+        raise CheckFailed(f"{name}: {mistake} ({difference}.)")
+    message = f"{name}: {difference}."
     extra = hints(where, got, want) if hints else ""
     raise CheckFailed(f"{message} {extra}".rstrip())

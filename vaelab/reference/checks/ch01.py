@@ -16,18 +16,12 @@ from vaelab import reference as objectives
 from . import (
     MISTAKES,
     NEAR_MISS_HINTS,
-    Case,
     CheckFailed,
     Mistake,
     _call,
     _require_gradient,
     _g,
-    _pos,
-    _randn,
-    _report,
     _scalar,
-    check_against_reference,
-    check_on_its_own,
 )
 
 __all__ = [

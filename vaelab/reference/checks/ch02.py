@@ -30,10 +30,8 @@ from . import (
     _g,
     _pos,
     _randn,
-    _report,
     _scalar,
     check_against_reference,
-    check_on_its_own,
 )
 
 __all__ = [

@@ -39,11 +39,8 @@ from . import (
     _call,
     _require_gradient,
     _g,
-    _randn,
-    _report,
     _scalar,
     check_against_reference,
-    check_on_its_own,
 )
 
 __all__ = [

@@ -21,8 +21,8 @@ from typing import Callable
 import torch
 
 from vaelab import reference as ref
-from . import CheckFailed, _call, _g, _report, _require_gradient, _scalar, check_on_its_own
-from .ch02 import _check_draws, _near, narrow_posteriors
+from . import CheckFailed, _call, _g, _require_gradient, _scalar
+from .ch02 import _check_draws, _near
 
 __all__ = [
     "check_fsvae_negative_elbo_bound",
