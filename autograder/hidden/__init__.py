@@ -11,23 +11,23 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
+from vaelab.checks.inputs import generator, positive, randn
 from vaelab.reference.checks import CheckFailed, calls_reference
 
 
 def _g(seed: int) -> torch.Generator:
     """A fresh generator: every test input is fixed by its seed."""
-    return torch.Generator().manual_seed(seed)
+    return generator(seed)
 
 
 def _randn(*shape, seed: int, dtype=torch.float32, scale: float = 1.0) -> torch.Tensor:
-    return scale * torch.randn(*shape, generator=_g(seed), dtype=dtype)
+    return randn(*shape, seed=seed, dtype=dtype, scale=scale)
 
 
 def _pos(*shape, seed: int, dtype=torch.float32, low: float = 0.05) -> torch.Tensor:
     """Positive values (variances): softplus of a normal draw, plus `low`."""
-    return F.softplus(torch.randn(*shape, generator=_g(seed), dtype=dtype)) + low
+    return positive(*shape, seed=seed, dtype=dtype, low=low)
 
 
 def refuse_reference(student: Callable, name: str, reference: Callable, *args, **kwargs) -> None:

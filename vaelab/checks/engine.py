@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
+
+from .inputs import generator, positive, randn
 
 #: How many standard errors a statistical comparison tolerates: a correct answer fails about once
 #: in 1.7 million comparisons (two-sided normal tail), a biased one fails once its bias is larger.
@@ -149,16 +150,8 @@ def substituted(fn: Callable, **replacements):
         g.update(saved)
 
 
-def _g(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(*shape, seed=0, dtype=torch.float32):
-    return torch.randn(*shape, generator=_g(seed), dtype=dtype)
-
-
-def _pos(*shape, seed=0, dtype=torch.float32):
-    return F.softplus(_randn(*shape, seed=seed, dtype=dtype)) + 0.1
+# The seeded inputs under the short names the check modules use.
+_g, _randn, _pos = generator, randn, positive
 
 
 def _report(name: str, n: int) -> None:

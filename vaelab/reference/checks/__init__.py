@@ -40,10 +40,6 @@ from vaelab.checks.engine import (  # noqa: F401  (the chapter modules import th
     substituted,
 )
 
-#: Known mistakes by exercise name, filled by the chapter modules (``vaelab.reference.checks.ch01``, ...).
-MISTAKES: dict[str, list["Mistake"]] = {}
-#: Appended to a "values differ" message when the error is small relative to the values.
-NEAR_MISS_HINTS: dict[str, str] = {}
 
 
 def _diagnose(name: str, got: Any, expected: torch.Tensor, case: Case, mistakes: Iterable[Mistake]) -> str:
@@ -146,9 +142,16 @@ def check_on_its_own(check: Callable[[], Any], fn: Callable, name: str) -> Any:
 
 
 
-# The chapters' full checks, re-exported for the hidden tests.
-from .ch01 import *  # noqa: E402,F401,F403
-from .ch02 import *  # noqa: E402,F401,F403
-from .ch03 import *  # noqa: E402,F401,F403
-from .ch04 import *  # noqa: E402,F401,F403
-from .ch05 import *  # noqa: E402,F401,F403
+# The chapter modules import the comparison above from this package, so they come after it.
+from . import ch01, ch02, ch03, ch04, ch05  # noqa: E402
+
+CHAPTERS = (ch01, ch02, ch03, ch04, ch05)
+#: Known mistakes by exercise name: the chapters' catalogues, merged.
+MISTAKES: dict[str, list[Mistake]] = {
+    name: m for module in CHAPTERS for name, m in getattr(module, "MISTAKES", {}).items()}
+#: Appended to a "values differ" message when the error is small relative to the values.
+NEAR_MISS_HINTS: dict[str, str] = {
+    name: hint for module in CHAPTERS for name, hint in getattr(module, "NEAR_MISS_HINTS", {}).items()}
+# The chapters' full checks, for the hidden tests: ``from vaelab.reference.checks import ...``.
+for _module in CHAPTERS:
+    globals().update({name: getattr(_module, name) for name in _module.__all__})
