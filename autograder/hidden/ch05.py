@@ -7,6 +7,7 @@ import copy
 import torch
 
 from vaelab import reference as objectives
+from vaelab.checks.ch05 import check_random_state
 from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     check_fsvae_negative_elbo_bound,
@@ -58,6 +59,7 @@ def test_sample_grid(sample_grid):
             check_sample_grid_on(sample_grid, model, n_styles=20, seed=0)
             check_sample_grid_on(sample_grid, model, n_styles=1, seed=1)
             check_sample_grid_on(sample_grid, model, n_styles=600, seed=2, statistics=True)
+            check_random_state(sample_grid, model, n_styles=5)  # seeds matter; the global state is untouched
             # the default number of styles and no generator
             out = sample_grid(model)
             assert isinstance(out, torch.Tensor) and tuple(out.shape) == (10, 20, 3, 4, 5), (

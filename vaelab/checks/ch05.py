@@ -17,7 +17,8 @@ from .engine import CheckFailed, _g, _report
 from .objective import ObjectiveProbe, ratio_hint, run_objective, standard_noise
 from .probes import DecoderCalls, narrow_posteriors, seeded, widen_decoder_outputs
 
-__all__ = ["check_fsvae_elbo", "check_fsvae_sample_grid", "check_sample_grid_on", "small_fsvae", "fsvae_probe"]
+__all__ = ["check_fsvae_elbo", "check_fsvae_sample_grid", "check_sample_grid_on", "check_random_state", "small_fsvae",
+           "fsvae_probe"]
 
 NAME = "sample_grid"
 
@@ -108,9 +109,13 @@ def _check_one_hot(y_rows):
 def _styles_of(out, model, calls, n_styles):
     """The style ``z`` (rows: labels, columns: styles) decoded into every image of ``out``, found
     among the recorded decoder calls; raises with a named mistake when an image is none of them."""
-    rows = [(z.detach(), yy.detach()) for z, yy in zip(calls.z, calls.y) if yy is not None and z.dim() == 2]
+    # Any call pattern the networks accept: one call per label, or all labels at once with z and y
+    # of shape (10 * n, .) or (10, n, .).
+    rows = [(z.detach().reshape(-1, z.shape[-1]), yy.detach().reshape(-1, yy.shape[-1]))
+            for z, yy in zip(calls.z, calls.y) if yy is not None and z.dim() >= 2]
     if not rows:
-        raise CheckFailed(f"{NAME} never called model.decode(z, y): decode the styles z with every label y.")
+        raise CheckFailed(f"{NAME} never called model.decode(z, y) with a code z and a label y: decode the styles z "
+                          "with every label y.")
     z_all = torch.cat([z for z, _ in rows])
     y_all = torch.cat([yy for _, yy in rows]).to(z_all.dtype)
     _check_one_hot(y_all)
@@ -188,7 +193,7 @@ def check_sample_grid_on(sample_grid: Callable, model, n_styles: int = 20, seed:
     return n
 
 
-def _check_random_state(sample_grid: Callable, model, n_styles: int) -> None:
+def check_random_state(sample_grid: Callable, model, n_styles: int) -> None:
     """Different seeds give different grids, and the global random state is the caller's."""
     first, _ = _grid_call(sample_grid, model, n_styles, torch.Generator().manual_seed(1))
     with torch.random.fork_rng():
@@ -210,5 +215,5 @@ def check_fsvae_sample_grid(sample_grid: Callable) -> None:
     model = small_fsvae()
     n = check_sample_grid_on(sample_grid, model, n_styles=20)
     n += check_sample_grid_on(sample_grid, model, n_styles=400, seed=1, statistics=True)
-    _check_random_state(sample_grid, model, n_styles=5)
+    check_random_state(sample_grid, model, n_styles=5)
     _report(NAME, n + 1)
