@@ -105,6 +105,23 @@ def _imports(sources: list[str]) -> str:
     return "\n".join(["import math", "import torch", "import torch.nn.functional as F", *lines])
 
 
+def _earlier_functions(chapter: str) -> dict[str, Callable]:
+    """The earlier chapters' exercise functions, by name, resolved by :func:`load` when first called
+    (as the notebook's setup cell binds them); a name shared by several chapters is left out."""
+    shared = _shared_names()
+
+    def deferred(earlier: str, name: str) -> Callable:
+        def call(*args, **kwargs):
+            return load(earlier, name)(*args, **kwargs)
+
+        call.__name__ = name
+        return call
+
+    chapters = list(EXERCISES)
+    return {name: deferred(earlier, name) for earlier in chapters[: chapters.index(chapter)]
+            for name in EXERCISES[earlier] if name not in shared}
+
+
 def notebook_functions(path: Path, chapter: str) -> dict[str, Callable]:
     """The exercise functions of ``chapter`` written in the notebook at ``path``, stubs left out.
 
@@ -122,7 +139,7 @@ def notebook_functions(path: Path, chapter: str) -> dict[str, Callable]:
         if c.get("cell_type") == "code"
         and c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in EXERCISES[chapter]
     ]
-    namespace: dict = {"__name__": f"vaelab_chapter_{chapter}"}
+    namespace: dict = {"__name__": f"vaelab_chapter_{chapter}", **_earlier_functions(chapter)}
     exec(compile(_imports(code), f"{path} (imports)", "exec"), namespace)
     found = {}
     for source in answers:
