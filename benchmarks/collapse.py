@@ -40,6 +40,8 @@ from vaelab.evaluate import evaluate
 from vaelab.models import VAE
 from vaelab.train import train
 
+SMOKE_TEST = "tests/test_collapse_and_toy.py::test_collapse_benchmark_smoke"  # its smoke run (tests/test_benchmarks.py)
+
 
 def per_dimension_kl(model, x):
     """``(rec, kl_j)``: the batch-mean reconstruction term and the ``(Z,)`` batch-mean KL per dimension."""

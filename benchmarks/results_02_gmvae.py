@@ -37,12 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from vaelab.data import Batches, DataError, load_dataset, load_mnist  # noqa: E402
 from vaelab.evaluate import evaluate  # noqa: E402
 from vaelab.models import GMVAE, VAE  # noqa: E402
-from vaelab.reference import gmvae_negative_elbo_bound, vae_negative_elbo_bound  # noqa: E402
 from vaelab.plots_mixture import component_usage  # noqa: E402
+from vaelab.reference import gmvae_negative_elbo_bound, vae_negative_elbo_bound  # noqa: E402
 from vaelab.train import train  # noqa: E402
 
 CS236 = {"gmvae": ("97–99", "", ""), "vae": ("100–101.5", "19.3", "82.5")}
 TEST_SETS = ("embedded MNIST test split (1,000 digits)", "real MNIST test set (10,000 images)")
+#: Tiny arguments for the smoke run of tests/test_benchmarks.py ({tmp}: a fresh temporary folder).
+SMOKE_ARGS = ["--steps", "20", "--k", "10", "--data-dir", "{tmp}/no-mnist", "--json", "{tmp}/02_gmvae.json"]
 
 
 def gmvae_loss(model, x):
@@ -60,7 +62,8 @@ def train_like_the_notebook(kind: str, x_train: torch.Tensor, steps: int, k: int
     torch.manual_seed(0)
     model = GMVAE(z_dim=10, k=k) if kind == "gmvae" else VAE(z_dim=10)
     loss = gmvae_loss if kind == "gmvae" else vae_loss
-    history = train(model, loss, Batches(x_train, batch_size=100, seed=0).forever(), steps=steps, seed=0, progress=progress)
+    batches = Batches(x_train, batch_size=100, seed=0).forever()
+    history = train(model, loss, batches, steps=steps, seed=0, progress=progress)
     return model, history
 
 
@@ -82,23 +85,48 @@ def main(argv=None) -> int:
     except (DataError, FileNotFoundError, OSError) as error:
         print(f"skipping the real MNIST test set: {error}")
 
-    models = {}
-    for kind in ("gmvae",) if args.no_vae else ("gmvae", "vae"):
-        start = time.perf_counter()
-        model, history = train_like_the_notebook(kind, x_train, args.steps, args.k, args.progress)
-        seconds = time.perf_counter() - start
-        models[kind] = {
-            "model": dict(model.config),
-            "train_seconds": round(seconds, 1),
-            "ms_per_step": round(1000 * history.wall_time / max(history.steps, 1), 2),
-            "results": {name: {key: round(value, 2) for key, value in evaluate(model, x).items()} for name, x in test_sets.items()},
+    kinds = ("gmvae",) if args.no_vae else ("gmvae", "vae")
+    models = {kind: measure(kind, x_train, test_sets, args) for kind in kinds}
+    print_table(models, args)
+    if args.json:
+        gmvae = models["gmvae"]
+        payload = {
+            "chapter": "02_gmvae", "model": gmvae["model"], "steps": args.steps, "seed": 0,
+            "train_seconds": gmvae["train_seconds"], "threads": torch.get_num_threads(),
+            "machine": platform.machine(), "torch": torch.__version__,
+            "results": gmvae["results"], "components": gmvae["components"],
         }
-        if kind == "gmvae":
-            usage = component_usage(model, test_sets[TEST_SETS[0]])
-            models[kind]["components"] = {"used": usage["used"], "winners": usage["winners"], "perplexity": round(usage["perplexity"], 1)}
-        print(f"{kind}: trained {args.steps} steps in {seconds:.0f} s ({models[kind]['ms_per_step']} ms/step, "
-              f"{torch.get_num_threads()} thread(s))", flush=True)
+        if "vae" in models:
+            payload["baseline_vae"] = {"train_seconds": models["vae"]["train_seconds"],
+                                       "results": models["vae"]["results"]}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {args.json}")
+    return 0
 
+
+def measure(kind: str, x_train: torch.Tensor, test_sets: dict, args: argparse.Namespace) -> dict:
+    """Train one model as the notebook does and evaluate it on every test set (and the GMVAE's components)."""
+    start = time.perf_counter()
+    model, history = train_like_the_notebook(kind, x_train, args.steps, args.k, args.progress)
+    seconds = time.perf_counter() - start
+    entry = {
+        "model": dict(model.config),
+        "train_seconds": round(seconds, 1),
+        "ms_per_step": round(1000 * history.wall_time / max(history.steps, 1), 2),
+        "results": {name: {key: round(value, 2) for key, value in evaluate(model, x).items()}
+                    for name, x in test_sets.items()},
+    }
+    if kind == "gmvae":
+        usage = component_usage(model, test_sets[TEST_SETS[0]])
+        entry["components"] = {"used": usage["used"], "winners": usage["winners"],
+                               "perplexity": round(usage["perplexity"], 1)}
+    print(f"{kind}: trained {args.steps} steps in {seconds:.0f} s ({entry['ms_per_step']} ms/step, "
+          f"{torch.get_num_threads()} thread(s))", flush=True)
+    return entry
+
+
+def print_table(models: dict, args: argparse.Namespace) -> None:
     print(f"\nChapter 2: {args.steps} steps on the 4,000 embedded MNIST training digits; nats per image\n")
     print("| model | test data | NELBO | KL | Rec |\n|---|---|---|---|---|")
     for kind, entry in models.items():
@@ -112,20 +140,6 @@ def main(argv=None) -> int:
         c = models["gmvae"]["components"]
         print(f"\nGMVAE components on the embedded test digits: {c['used']} of {args.k} used (share > 0.01/K), "
               f"{c['winners']} most responsible for some digit, perplexity {c['perplexity']}")
-    if args.json:
-        gmvae = models["gmvae"]
-        payload = {
-            "chapter": "02_gmvae", "model": gmvae["model"], "steps": args.steps, "seed": 0,
-            "train_seconds": gmvae["train_seconds"], "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "torch": torch.__version__,
-            "results": gmvae["results"], "components": gmvae["components"],
-        }
-        if "vae" in models:
-            payload["baseline_vae"] = {"train_seconds": models["vae"]["train_seconds"], "results": models["vae"]["results"]}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-        print(f"wrote {args.json}")
-    return 0
 
 
 if __name__ == "__main__":

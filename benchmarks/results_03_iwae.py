@@ -44,11 +44,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
+from vaelab.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
 from vaelab.data import Batches, DataError, load_dataset, load_mnist  # noqa: E402
 from vaelab.evaluate import evaluate  # noqa: E402
 from vaelab.models import VAE  # noqa: E402
 from vaelab.reference import negative_iwae_bound  # noqa: E402
-from vaelab.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
 from vaelab.registry import train_model  # noqa: E402
 from vaelab.train import train  # noqa: E402
 

@@ -39,6 +39,8 @@ from vaelab.reference import fsvae_negative_elbo_bound, sample_grid  # noqa: E40
 from vaelab.train import train  # noqa: E402
 
 TEST_SET = "coloured embedded MNIST test split (1,000 images)"
+#: Tiny arguments for the smoke run of tests/test_benchmarks.py ({tmp}: a fresh temporary folder).
+SMOKE_ARGS = ["--steps", "10", "--json", "{tmp}/05_fsvae.json", "--grid", "{tmp}/05_fsvae_grid.png"]
 
 
 def fsvae_loss(model, batch):
@@ -85,11 +87,13 @@ def main(argv=None) -> int:
     ms_per_step = 1000 * history.wall_time / max(history.steps, 1)
     result = {key: round(value, 2) for key, value in evaluate_fsvae(model, x_test, y_test).items()}
     result["n"] = len(x_test)
-    print(f"fsvae: trained {args.steps} steps in {seconds:.0f} s ({ms_per_step:.1f} ms/step, {torch.get_num_threads()} thread(s))")
+    print(f"fsvae: trained {args.steps} steps in {seconds:.0f} s ({ms_per_step:.1f} ms/step, "
+          f"{torch.get_num_threads()} thread(s))")
 
     print(f"\nChapter 5: {args.steps} steps on the 4,000 coloured embedded training images; nats per image\n")
     print("| model | test data | NELBO | KL | Rec |\n|---|---|---|---|---|")
-    print(f"| FSVAE (Z = 10, variance 0.1) | {TEST_SET} | {result['nelbo']:.1f} | {result['kl']:.1f} | {result['rec']:.1f} |")
+    print(f"| FSVAE (Z = 10, variance 0.1) | {TEST_SET} | {result['nelbo']:.1f} | {result['kl']:.1f} "
+          f"| {result['rec']:.1f} |")
     print("| CS236 FSVAE | SVHN | no number published: judged by its 10 x 20 sample grid | | |")
 
     if args.grid:

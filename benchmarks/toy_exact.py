@@ -52,6 +52,7 @@ import torch
 from torch.distributions import MultivariateNormal, Normal
 
 torch.set_default_dtype(torch.float64)
+SMOKE_TEST = "tests/test_collapse_and_toy.py::test_toy_benchmark_smoke"  # its smoke run (tests/test_benchmarks.py)
 
 
 def build_model(d: int = 4, a=(8.0, 0.5), s2: float = 0.25, seed: int = 0) -> dict:
