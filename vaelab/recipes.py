@@ -102,8 +102,9 @@ def train_ssvae(recipe: SSVAERecipe, data, negative_elbo_bound: Callable, classi
     gives the logits ``(B, Y)`` of the evaluated classifier, the weight average (or
     ``model.classify`` when ``ema_decay == 0``).
     """
-    torch.manual_seed(recipe.seed)  # the initial weights
-    model = SSVAE(z_dim=recipe.z_dim)
+    with torch.random.fork_rng():  # the initial weights, without touching the caller's random state
+        torch.manual_seed(recipe.seed)
+        model = SSVAE(z_dim=recipe.z_dim)
     average = EMA(model.classifier, recipe.ema_decay) if recipe.ema_decay else None
     history = train(model, ssvae_loss(recipe, negative_elbo_bound, classification_loss),
                     semi_supervised_batches(*data, recipe), steps=recipe.steps if steps is None else steps,
