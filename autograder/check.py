@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbgrader import utils as nbgrader_utils
+
 from vaelab import selfcheck
 
 from . import notebooks

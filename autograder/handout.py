@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 from vaelab.chapters import EXERCISES
 
@@ -55,7 +56,9 @@ def parse_solved(text: str | None) -> tuple[str, ...]:
     chapters = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     unknown = [c for c in chapters if c not in EXERCISES]
     if unknown:
-        raise HandoutError(f"--solved: unknown chapter(s) {', '.join(unknown)}; the chapters are {', '.join(EXERCISES)}")
+        raise HandoutError(
+            f"--solved: unknown chapter(s) {', '.join(unknown)}; the chapters are {', '.join(EXERCISES)}"
+        )
     return chapters
 
 
@@ -64,12 +67,16 @@ def _preflight(out: Path, solutions: Path, chapters: Path) -> None:
         raise HandoutError(f"{out} exists and is not an empty folder: choose a new or empty folder")
     if out.resolve().is_relative_to(REPO.resolve()):
         raise HandoutError(f"{out} is inside the instructor's repository: write the handout outside it")
-    missing = [c for c in EXERCISES if not (solutions / f"{c}.ipynb").is_file() or not (chapters / f"{c}.ipynb").is_file()]
+    missing = [
+        c for c in EXERCISES if not (solutions / f"{c}.ipynb").is_file() or not (chapters / f"{c}.ipynb").is_file()
+    ]
     if missing:
         raise HandoutError(f"the notebooks of {', '.join(missing)} are missing from {solutions} or {chapters}")
     stale = drifted(solutions, chapters)
     if stale:
-        raise HandoutError(f"chapters/ is stale ({', '.join(stale)} differ from a fresh release): run `make release` first")
+        raise HandoutError(
+            f"chapters/ is stale ({', '.join(stale)} differ from a fresh release): run `make release` first"
+        )
 
 
 def solution_notebook(path: Path):
@@ -89,7 +96,8 @@ def _library(out: Path, solved: tuple[str, ...]) -> None:
     reference.mkdir()
     (reference / "__init__.py").write_text(
         '"""The reference answers of the chapters your instructor has released (one module per chapter)."""\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     for chapter in solved:
         shutil.copy2(REPO / "vaelab" / "reference" / f"ch{chapter[:2]}.py", reference / f"ch{chapter[:2]}.py")
     shutil.copytree(EDITION / "autograder", out / "autograder", ignore=IGNORED)
@@ -105,12 +113,16 @@ def _project_files(out: Path) -> None:
         'description = "Variational Autoencoders, hands-on: the student edition"\n'
         'readme = "README.md"\nrequires-python = ">=3.10"\ndependencies = [\n' + listed + "]\n\n"
         '[tool.setuptools.packages.find]\ninclude = ["vaelab*", "autograder*"]\n\n'
-        '[tool.setuptools.package-data]\nvaelab = ["checks/expected.pt"]\n', encoding="utf-8")
+        '[tool.setuptools.package-data]\nvaelab = ["checks/expected.pt"]\n',
+        encoding="utf-8",
+    )
     conda = "".join(f"      - {d}\n" for d in dependencies if not d.startswith("torch"))
     (out / "environment.yml").write_text(
         "# conda env create -f environment.yml && conda activate vae-course\nname: vae-course\nchannels:\n"
         "  - conda-forge\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n"
-        f"      - torch=={_pinned_torch()}\n{conda}      - -e .\n", encoding="utf-8")
+        f"      - torch=={_pinned_torch()}\n{conda}      - -e .\n",
+        encoding="utf-8",
+    )
     shutil.copy2(REPO / "constraints.txt", out / "constraints.txt")
     for name in ("README.md", "Makefile", ".gitignore"):
         shutil.copy2(EDITION / name, out / name)
@@ -130,8 +142,9 @@ def _notebooks(out: Path, chapters: Path, solutions: Path, solved: tuple[str, ..
         notebooks.write(solution_notebook(solutions / f"{chapter}.ipynb"), out / "solutions" / f"{chapter}.ipynb")
 
 
-def build(out: Path, solved: tuple[str, ...] = (), solutions: Path = REPO / "solutions",
-          chapters: Path = REPO / "chapters") -> Handout:
+def build(
+    out: Path, solved: tuple[str, ...] = (), solutions: Path = REPO / "solutions", chapters: Path = REPO / "chapters"
+) -> Handout:
     """Write the student handout into ``out`` (new or empty); returns what was written."""
     from vaelab.checks import probes
     from vaelab.checks.observe import record

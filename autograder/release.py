@@ -26,9 +26,12 @@ def student_notebook(solution: Path) -> bytes:
 
 def drifted(solutions: Path, chapters: Path) -> list[str]:
     """The chapters whose student notebook differs from a fresh release of its source (or is missing)."""
-    return [name for name, solution in notebooks.chapter_sources(solutions).items()
-            if not (chapters / f"{name}.ipynb").is_file()
-            or (chapters / f"{name}.ipynb").read_bytes() != student_notebook(solution)]
+    return [
+        name
+        for name, solution in notebooks.chapter_sources(solutions).items()
+        if not (chapters / f"{name}.ipynb").is_file()
+        or (chapters / f"{name}.ipynb").read_bytes() != student_notebook(solution)
+    ]
 
 
 def release(solutions: Path, chapters: Path, check: bool = False) -> int:
@@ -45,8 +48,9 @@ def release(solutions: Path, chapters: Path, check: bool = False) -> int:
         if target.exists() and target.read_bytes() == fresh:
             print(f"{target}: up to date")
         elif check:
-            drift.append(f"{target} differs from a fresh release of {solution}"
-                         if target.exists() else f"{target} is missing")
+            drift.append(
+                f"{target} differs from a fresh release of {solution}" if target.exists() else f"{target} is missing"
+            )
         else:
             chapters.mkdir(parents=True, exist_ok=True)
             target.write_bytes(fresh)

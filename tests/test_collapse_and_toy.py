@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from test_bilingual import REPO, parse, tab_sets
 
 RESULTS = REPO / "benchmarks" / "results"

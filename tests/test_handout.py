@@ -70,7 +70,7 @@ def reference_body_lines(chapter: str) -> set[str]:
         if isinstance(node, ast.FunctionDef):
             body = node.body[1:] if ast.get_docstring(node) else node.body
             for statement in body:
-                for line in lines[statement.lineno - 1: statement.end_lineno]:
+                for line in lines[statement.lineno - 1 : statement.end_lineno]:
                     if _meaningful(line):
                         found.add(line.strip())
     return found
@@ -79,8 +79,12 @@ def reference_body_lines(chapter: str) -> set[str]:
 def released_lines() -> set[str]:
     """The lines of the released student notebooks: public by definition (interface idioms such as
     ``with torch.no_grad():`` that an answer shares with the code around it)."""
-    return {line.strip() for path in (REPO / "chapters").glob("*.ipynb")
-            for cell in notebooks.read(path).cells for line in cell.source.splitlines()}
+    return {
+        line.strip()
+        for path in (REPO / "chapters").glob("*.ipynb")
+        for cell in notebooks.read(path).cells
+        for line in cell.source.splitlines()
+    }
 
 
 def secret_lines(open_chapters) -> dict[str, str]:
@@ -107,8 +111,10 @@ def leaks(root: Path, open_chapters) -> list[str]:
         except UnicodeDecodeError:
             continue
         if path.suffix == ".ipynb":
-            text = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                             for c in json.loads(text)["cells"])
+            text = "\n".join(
+                "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                for c in json.loads(text)["cells"]
+            )
         for line in text.splitlines():
             if line.strip() in secrets:
                 found.append(f"{path.relative_to(root)}: {line.strip()!r} ({secrets[line.strip()]})")
@@ -170,21 +176,35 @@ def test_configurations_that_cannot_be_served_are_refused_before_writing(tmp_pat
 def student(handout, tmp_path_factory):
     """The handout with its environment installed by its own `make install` (once per run)."""
     start = time.perf_counter()
-    done = subprocess.run(["make", "install"], cwd=handout, capture_output=True, text=True, timeout=1800,
-                          env={k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")})
+    done = subprocess.run(
+        ["make", "install"],
+        cwd=handout,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")},
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     print(f"\nthe handout's make install took {time.perf_counter() - start:.0f} s")
     return handout
 
 
-def run_in(handout: Path, *args, cwd: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_in(
+    handout: Path, *args, cwd: Path | None = None, timeout: int = 900, **env_vars
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "VAELAB_FAST")}
-    env["OMP_NUM_THREADS"] = "1"
-    return subprocess.run([str(handout / ".venv" / "bin" / "python"), *args], cwd=cwd or handout, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    env.update(OMP_NUM_THREADS="1", **env_vars)
+    return subprocess.run(
+        [str(handout / ".venv" / "bin" / "python"), *args],
+        cwd=cwd or handout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-PROBE = r'''
+PROBE = r"""
 import importlib, inspect, json, pkgutil, sys, tempfile, os
 from pathlib import Path
 import torch
@@ -223,7 +243,7 @@ for chapter, names in EXERCISES.items():
     except ChapterUnavailable as error:
         unavailable.append(chapter)
 print(json.dumps({"modules": len(modules), "computes": computes, "unavailable": unavailable}))
-'''
+"""
 
 
 def _tensor_cases() -> dict:
@@ -236,8 +256,11 @@ def _tensor_cases() -> dict:
     x, m, v = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g), torch.rand(3, 4, generator=g) + 0.2
     q = torch.softmax(torch.randn(3, 4, generator=g), -1)
     calls = {
-        "log_normal": (x, m, v), "kl_normal": (x, v, m, v + 0.3), "log_bernoulli_with_logits": ((x > 0).double(), m),
-        "log_normal_mixture": (x, m.unsqueeze(0), v.unsqueeze(0)), "log_mean_exp": (x, 1),
+        "log_normal": (x, m, v),
+        "kl_normal": (x, v, m, v + 0.3),
+        "log_bernoulli_with_logits": ((x > 0).double(), m),
+        "log_normal_mixture": (x, m.unsqueeze(0), v.unsqueeze(0)),
+        "log_mean_exp": (x, 1),
         "kl_cat": (q, q.log(), torch.full_like(q, -1.3)),
     }
     out = {}
@@ -250,8 +273,14 @@ def _tensor_cases() -> dict:
 def test_the_probe_finds_the_exercises_where_they_are():
     """In the instructor's environment the same probe finds the reference: it can fail."""
     env = {**os.environ, "PROBE_ANY_VAELAB": "1"}
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(_tensor_cases())], capture_output=True,
-                          text=True, timeout=600, env=env, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(_tensor_cases())],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert "vaelab.reference.ch01.kl_normal computes kl_normal" in report["computes"]
@@ -269,16 +298,30 @@ def test_the_handout_imports_and_computes_no_exercise(student):
 
 #: One realistic mistake per chapter, and a word of the message the visible check must show.
 MISTAKES = {
-    "01_vae": ("kl_normal", "def kl_normal(qm, qv, pm, pv):\n    return (torch.log(pv) - torch.log(qv) + "
-               "(qv + (qm - pm) ** 2) / pv - 1).sum(-1)\n", "factor of 2"),
-    "02_gmvae": ("log_normal_mixture", "def log_normal_mixture(z, m, v):\n    return torch.logsumexp("
-                 "log_normal(z.unsqueeze(1), m, v), dim=-1)\n", "log"),
+    "01_vae": (
+        "kl_normal",
+        "def kl_normal(qm, qv, pm, pv):\n    return (torch.log(pv) - torch.log(qv) + "
+        "(qv + (qm - pm) ** 2) / pv - 1).sum(-1)\n",
+        "factor of 2",
+    ),
+    "02_gmvae": (
+        "log_normal_mixture",
+        "def log_normal_mixture(z, m, v):\n    return torch.logsumexp(log_normal(z.unsqueeze(1), m, v), dim=-1)\n",
+        "log",
+    ),
     "03_iwae": ("duplicate", "def duplicate(x, rep):\n    return x.repeat_interleave(rep, dim=0)\n", "duplicate"),
-    "04_ssvae": ("kl_cat", "def kl_cat(q, log_q, log_p):\n    return (q * (torch.log(q) - log_p)).sum(-1)\n", "torch.log(q)"),
-    "05_fsvae": ("sample_grid", "def sample_grid(model, n_styles=20, generator=None):\n    torch.manual_seed(0)\n"
-                 "    z = torch.randn(n_styles, model.z_dim)\n    y = torch.eye(10).repeat_interleave(n_styles, 0)\n"
-                 "    return model.decode(z.repeat(10, 1), y).reshape(10, n_styles, *model.image_shape).clip(0, 1)\n",
-                 "generator"),
+    "04_ssvae": (
+        "kl_cat",
+        "def kl_cat(q, log_q, log_p):\n    return (q * (torch.log(q) - log_p)).sum(-1)\n",
+        "torch.log(q)",
+    ),
+    "05_fsvae": (
+        "sample_grid",
+        "def sample_grid(model, n_styles=20, generator=None):\n    torch.manual_seed(0)\n"
+        "    z = torch.randn(n_styles, model.z_dim)\n    y = torch.eye(10).repeat_interleave(n_styles, 0)\n"
+        "    return model.decode(z.repeat(10, 1), y).reshape(10, n_styles, *model.image_shape).clip(0, 1)\n",
+        "generator",
+    ),
 }
 
 
@@ -292,10 +335,42 @@ def answered(student):
 
 
 @pytest.mark.parametrize("chapter", list(EXERCISES))
-def test_every_answered_chapter_passes_its_visible_checks(answered, chapter):
-    done = run_in(answered, "-m", "autograder", "check", f"chapters/{chapter}.ipynb")
+def test_every_answered_chapter_runs_in_fast_mode_with_its_visible_checks_passing(answered, chapter, tmp_path):
+    """The whole notebook, training and figures included, in the handout's own Jupyter."""
+    done = run_in(
+        answered,
+        "-m",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "--output-dir",
+        str(tmp_path),
+        f"chapters/{chapter}.ipynb",
+        timeout=1800,
+        VAELAB_FAST="1",
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    executed = notebooks.read(tmp_path / f"{chapter}.ipynb")
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    passed = [
+        line
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream"
+        for line in o.text.splitlines()
+        if line.startswith("✓")
+    ]
+    assert len(passed) == len(EXERCISES[chapter]), passed
+
+
+def test_the_self_check_passes_an_answered_chapter(answered):
+    done = run_in(answered, "-m", "autograder", "check", "chapters/03_iwae.ipynb")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert f"{len(EXERCISES[chapter])} of {len(EXERCISES[chapter])} functions pass" in done.stdout
+    assert "3 of 3 functions pass: all visible checks pass" in done.stdout
 
 
 @pytest.mark.parametrize("chapter", list(EXERCISES))
@@ -317,12 +392,17 @@ def test_a_later_chapter_uses_the_students_own_earlier_functions(answered, tmp_p
     shutil.copytree(answered / "chapters", course / "chapters")
     released = notebooks.read(REPO / "chapters" / "01_vae.ipynb")
     notebooks.write(released, course / "chapters" / "01_vae.ipynb")
-    done = run_in(answered, "-c", "from vaelab.chapters import load; load('01_vae', 'log_normal')",
-                  cwd=course / "chapters")
+    done = run_in(
+        answered, "-c", "from vaelab.chapters import load; load('01_vae', 'log_normal')", cwd=course / "chapters"
+    )
     assert done.returncode != 0 and "not implemented yet" in done.stderr and "01_vae" in done.stderr
-    done = run_in(answered, "-c", "from vaelab.chapters import load; import torch; "
-                  "print(load('01_vae', 'log_normal')(torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1, 2)).item())",
-                  cwd=answered / "chapters")
+    done = run_in(
+        answered,
+        "-c",
+        "from vaelab.chapters import load; import torch; "
+        "print(load('01_vae', 'log_normal')(torch.zeros(1, 2), torch.zeros(1, 2), torch.ones(1, 2)).item())",
+        cwd=answered / "chapters",
+    )
     assert done.returncode == 0 and abs(float(done.stdout.strip()) + 1.8379) < 1e-3, done.stderr[-2000:]
 
 

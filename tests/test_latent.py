@@ -16,8 +16,8 @@ from torch import nn  # noqa: E402
 from torch.distributions import Normal, kl_divergence  # noqa: E402
 
 from vaelab import latent, plots  # noqa: E402
-from vaelab.reference.ch01 import kl_normal  # noqa: E402
 from vaelab.models import GMVAE, SSVAE, VAE  # noqa: E402
+from vaelab.reference.ch01 import kl_normal  # noqa: E402
 
 
 class KnownEncoder(nn.Module):

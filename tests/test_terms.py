@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from test_bilingual import REPO, parse, sources, tab_sets
 
 GLOSSARY = REPO / "book" / "glossary.md"

@@ -26,12 +26,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vaelab", description="Train and evaluate the course's VAEs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a model and save a checkpoint",
-                                description="Train a model on the training split and save a checkpoint.")
-    train.add_argument("model", choices=sorted(OBJECTIVES), metavar="MODEL",
-                       help=f"one of: {', '.join(sorted(OBJECTIVES))}")
-    train.add_argument("--steps", type=int, default=None,
-                       help="Adam steps (default: the model's full run; a few hundred with VAELAB_FAST=1)")
+    train = commands.add_parser(
+        "train",
+        help="train a model and save a checkpoint",
+        description="Train a model on the training split and save a checkpoint.",
+    )
+    train.add_argument(
+        "model", choices=sorted(OBJECTIVES), metavar="MODEL", help=f"one of: {', '.join(sorted(OBJECTIVES))}"
+    )
+    train.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="Adam steps (default: the model's full run; a few hundred with VAELAB_FAST=1)",
+    )
     train.add_argument("--batch-size", type=int, default=100)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--z-dim", type=int, default=None, help="latent dimension Z (default: the model's)")
@@ -45,11 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, help="checkpoint path (default: runs/MODEL.pt)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a test set",
-                                   description="Print the negative ELBO (or IWAE bound), KL and Rec in nats per image.")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint on a test set",
+        description="Print the negative ELBO (or IWAE bound), KL and Rec in nats per image.",
+    )
     evaluate.add_argument("checkpoint")
-    evaluate.add_argument("--dataset", default=None, choices=DATASETS,
-                          help="default: the dataset the model was trained on")
+    evaluate.add_argument(
+        "--dataset", default=None, choices=DATASETS, help="default: the dataset the model was trained on"
+    )
     evaluate.add_argument("--split", default="test", choices=("train", "test"))
     evaluate.add_argument("--data-dir", default=None)
     evaluate.add_argument("--iw", type=int, default=1, help="importance samples (IWAE bound when > 1)")
@@ -57,8 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
-    download = commands.add_parser("download", help="download MNIST or SVHN",
-                                   description="Download a dataset's files and verify their checksums.")
+    download = commands.add_parser(
+        "download", help="download MNIST or SVHN", description="Download a dataset's files and verify their checksums."
+    )
     download.add_argument("dataset", choices=("mnist", "svhn"))
     download.add_argument("--data-dir", default="data")
     return parser
@@ -71,17 +84,27 @@ def _train(args) -> int:
     options = {"z_dim": args.z_dim, "k": args.k, "beta": args.beta}
     options = {k: v for k, v in options.items() if v is not None}
     model, history = train_model(
-        args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        dataset=args.dataset, data_dir=args.data_dir, download=args.download, device=_device(args.device),
-        progress=not args.no_progress, **options,
+        args.model,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        download=args.download,
+        device=_device(args.device),
+        progress=not args.no_progress,
+        **options,
     )
     out = Path(args.out) if args.out else Path("runs") / f"{args.model}.pt"
     save_checkpoint(out, model, history)
     last = history.last
     window = last.get("step", 0) - (history.records[-2]["step"] if len(history) > 1 else 0)
     metrics = "  ".join(f"{k}={v:.2f}" for k, v in last.items() if k not in ("step", "time"))
-    print(f"{args.model}: {history.steps} steps, {history.steps_per_sec:.0f} steps/s; "
-          f"training metrics (mean of the last {window} steps): {metrics}")
+    print(
+        f"{args.model}: {history.steps} steps, {history.steps_per_sec:.0f} steps/s; "
+        f"training metrics (mean of the last {window} steps): {metrics}"
+    )
     print(f"saved {out}")
     return 0
 
@@ -89,15 +112,24 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from .evaluate import evaluate_checkpoint
 
-    result = evaluate_checkpoint(args.checkpoint, dataset=args.dataset, split=args.split,
-                                 data_dir=args.data_dir, iw=args.iw, seed=args.seed, device=_device(args.device))
+    result = evaluate_checkpoint(
+        args.checkpoint,
+        dataset=args.dataset,
+        split=args.split,
+        data_dir=args.data_dir,
+        iw=args.iw,
+        seed=args.seed,
+        device=_device(args.device),
+    )
     if args.json:
         print(json.dumps(result))
         return 0
     bound = f"NIWAE-{args.iw}" if "niwae" in result else "NELBO"
     value = result.get("niwae", result.get("nelbo"))
-    print(f"{result['model']} on {result['dataset']} {result['split']} ({result['n']} images): "
-          f"{bound} {value:.2f}  KL {result['kl']:.2f}  Rec {result['rec']:.2f}")
+    print(
+        f"{result['model']} on {result['dataset']} {result['split']} ({result['n']} images): "
+        f"{bound} {value:.2f}  KL {result['kl']:.2f}  Rec {result['rec']:.2f}"
+    )
     return 0
 
 
@@ -119,8 +151,10 @@ def _device(name: str | None) -> str | None:
     fix = "use --device cpu, or leave --device out to use a GPU only when PyTorch sees one"
     if device.type == "cuda":
         if torch.version.cuda is None and torch.version.hip is None:
-            raise ValueError(f"--device {name}: this PyTorch {torch.__version__} is a CPU-only build, without "
-                             f"CUDA; {fix} (pytorch.org explains how to install a CUDA build)")
+            raise ValueError(
+                f"--device {name}: this PyTorch {torch.__version__} is a CPU-only build, without "
+                f"CUDA; {fix} (pytorch.org explains how to install a CUDA build)"
+            )
         if not torch.cuda.is_available():
             raise ValueError(f"--device {name}: PyTorch has CUDA but sees no GPU (no GPU, or no driver); {fix}")
         if device.index is not None and device.index >= torch.cuda.device_count():

@@ -24,8 +24,8 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 
@@ -118,8 +118,12 @@ def _earlier_functions(chapter: str) -> dict[str, Callable]:
         return call
 
     chapters = list(EXERCISES)
-    return {name: deferred(earlier, name) for earlier in chapters[: chapters.index(chapter)]
-            for name in EXERCISES[earlier] if name not in shared}
+    return {
+        name: deferred(earlier, name)
+        for earlier in chapters[: chapters.index(chapter)]
+        for name in EXERCISES[earlier]
+        if name not in shared
+    }
 
 
 def notebook_functions(path: Path, chapter: str) -> dict[str, Callable]:

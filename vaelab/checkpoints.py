@@ -11,7 +11,6 @@ from torch import nn
 
 from .train import History
 
-
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
@@ -103,7 +102,9 @@ def load_checkpoint(path, map_location="cpu") -> tuple[nn.Module, dict[str, Any]
         model = build_model(payload["model"], **payload["config"])
         model.load_state_dict(payload["state_dict"])
     except (ValueError, TypeError, RuntimeError, KeyError) as error:
-        raise CheckpointError(f"{path}: the checkpoint does not match its model {payload['model']!r}: {error}") from None
+        raise CheckpointError(
+            f"{path}: the checkpoint does not match its model {payload['model']!r}: {error}"
+        ) from None
     if isinstance(map_location, (str, torch.device)):
         model.to(map_location)
     model.eval()

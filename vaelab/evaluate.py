@@ -12,8 +12,9 @@ Shapes use the course alphabet: N examples, B batch, D data, S importance sample
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,8 +39,6 @@ def row_budget(model: nn.Module, max_rows: int) -> int:
     if isinstance(k, int) and isinstance(z_dim, int) and k > 0 and z_dim > 0:
         return max(1, min(max_rows, MAX_MIXTURE_ELEMENTS // (k * z_dim)))
     return max_rows
-
-
 
 
 def _elbo_call(name: str, bound: Callable, beta: float) -> Callable:
@@ -133,8 +132,11 @@ def evaluate(
     if objective == "elbo" and name not in OBJECTIVES:
         raise ValueError(f"no ELBO evaluation for model {name!r}; supported: {sorted(OBJECTIVES)}")
     if bound is None:
-        bound = (load(OBJECTIVES[name].chapter, "negative_elbo_bound") if objective == "elbo"
-                 else load("03_iwae", "negative_iwae_bound"))
+        bound = (
+            load(OBJECTIVES[name].chapter, "negative_elbo_bound")
+            if objective == "elbo"
+            else load("03_iwae", "negative_iwae_bound")
+        )
     call = _elbo_call(name, bound, beta) if objective == "elbo" else (lambda model, x: bound(model, x, iw))
 
     x = torch.as_tensor(x, dtype=torch.float32)
@@ -206,8 +208,8 @@ def evaluate_checkpoint(
         FileNotFoundError / :class:`vaelab.checkpoints.CheckpointError`: a missing or unreadable checkpoint.
         :class:`vaelab.data.DataError`: the data cannot be loaded.
     """
-    from .data import load_dataset
     from .checkpoints import load_checkpoint
+    from .data import load_dataset
     from .train import resolve_device
 
     model, info = load_checkpoint(Path(path), map_location=resolve_device(device))

@@ -17,7 +17,7 @@ and the decoder. Shapes use the course alphabet: N images, B batch, D data, Z la
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -91,8 +91,7 @@ def activity(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torch.
     return encoder_means(model, x, batch_size).var(dim=0, unbiased=False)
 
 
-def active_units(model: nn.Module, x: torch.Tensor, threshold: float = ACTIVE_THRESHOLD,
-                 batch_size: int = 500) -> int:
+def active_units(model: nn.Module, x: torch.Tensor, threshold: float = ACTIVE_THRESHOLD, batch_size: int = 500) -> int:
     """Number of active units: dimensions with ``activity > threshold`` (0.01 by default).
 
     Args:
@@ -125,16 +124,20 @@ def kl_per_dimension(model: nn.Module, x: torch.Tensor, kl: Callable, batch_size
     """
     pm, pv = model.prior()
     if pm.ndim != 2:
-        raise ValueError(f"kl_per_dimension needs a Gaussian prior with (1, Z) parameters; got shape "
-                         f"{tuple(pm.shape)} (a mixture prior has no per-dimension KL)")
+        raise ValueError(
+            f"kl_per_dimension needs a Gaussian prior with (1, Z) parameters; got shape "
+            f"{tuple(pm.shape)} (a mixture prior has no per-dimension KL)"
+        )
     total, n = None, 0
     for qm, qv in _encoded_batches(model, x, batch_size):
         with torch.no_grad():
             per_dim = kl(qm[..., None], qv[..., None], pm.expand_as(qm)[..., None], pv.expand_as(qv)[..., None])
         per_dim = torch.as_tensor(per_dim).double().cpu()
         if per_dim.shape != qm.shape:
-            raise ValueError(f"kl returned shape {tuple(per_dim.shape)} for inputs of shape {tuple(qm.shape) + (1,)}: "
-                             "it should sum over the last dimension only, giving (B, Z)")
+            raise ValueError(
+                f"kl returned shape {tuple(per_dim.shape)} for inputs of shape {tuple(qm.shape) + (1,)}: "
+                "it should sum over the last dimension only, giving (B, Z)"
+            )
         total = per_dim.sum(0) if total is None else total + per_dim.sum(0)
         n += len(qm)
     return total / n

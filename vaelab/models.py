@@ -6,7 +6,7 @@ and in the students' notebooks. Every model records the keyword arguments it was
 
 | model   | interface |
 |---------|-----------|
-| VAE     | ``encode(x) -> (m, v)``, ``decode(z) -> logits``, ``prior() -> (m, v)``, ``log_prior(z) -> (B,)``, ``z_dim`` |
+| VAE     | ``encode(x) -> (m, v)``, ``decode(z) -> logits``, ``prior() -> (m, v)``, ``log_prior(z)``, ``z_dim`` |
 | GMVAE   | as VAE; ``prior()`` returns mixture means and variances, each ``(1, K, Z)``; ``k`` |
 | SSVAE   | ``classify(x) -> (B, Y)`` logits, ``encode(x, y)``, ``decode(z, y) -> logits``, ``prior()``, ``y_dim`` |
 | FSVAE   | ``encode(x, y)``, ``decode(z, y) -> mean``, ``prior()``, ``x_var = 0.1`` |
@@ -92,7 +92,9 @@ class GMVAE(VAE):
         """``log p(z)`` under the mixture, with chapter 2's ``log_normal_mixture``: ``(B, Z) -> (B,)``."""
         return load("02_gmvae", "log_normal_mixture")(z, *self.prior())
 
-    def sample_z(self, n: int, generator: torch.Generator | None = None, component: torch.Tensor | None = None) -> torch.Tensor:
+    def sample_z(
+        self, n: int, generator: torch.Generator | None = None, component: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``n`` draws from the mixture (or from the given components, ``(n,)`` indices)."""
         means, variances = self.prior()
         if component is None:
@@ -136,7 +138,9 @@ class FSVAE(_StandardNormalPrior):
     name = "fsvae"
     x_var = 0.1
 
-    def __init__(self, z_dim: int = 10, y_dim: int = 10, image_shape: tuple[int, int, int] = (3, 32, 32), hidden: int = 500):
+    def __init__(
+        self, z_dim: int = 10, y_dim: int = 10, image_shape: tuple[int, int, int] = (3, 32, 32), hidden: int = 500
+    ):
         super().__init__()
         image_shape = tuple(int(s) for s in image_shape)
         x_dim = math.prod(image_shape)

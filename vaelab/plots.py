@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -176,8 +176,9 @@ class _EvalMode:
         self.model.train(self.was_training)
 
 
-def plot_samples(model, n: int = 100, generator: torch.Generator | None = None, nrow: int = 10,
-                 title: str | None = "Samples") -> Figure:
+def plot_samples(
+    model, n: int = 100, generator: torch.Generator | None = None, nrow: int = 10, title: str | None = "Samples"
+) -> Figure:
     """``n`` images decoded from prior samples ``z ~ p(z)``: the means of ``p(x | z)``.
 
     Shows ``sigmoid(logits)`` for Bernoulli decoders (not binary draws, which look noisy) and the
@@ -201,8 +202,13 @@ def plot_samples(model, n: int = 100, generator: torch.Generator | None = None, 
     return image_grid(x, nrow=nrow, title=title, image_shape=_image_shape(model))
 
 
-def plot_reconstructions(model, x: torch.Tensor, n: int = 10, y: torch.Tensor | None = None,
-                         title: str | None = "Inputs (top) and reconstructions (bottom)") -> Figure:
+def plot_reconstructions(
+    model,
+    x: torch.Tensor,
+    n: int = 10,
+    y: torch.Tensor | None = None,
+    title: str | None = "Inputs (top) and reconstructions (bottom)",
+) -> Figure:
     """The first ``n`` inputs in the top row, their reconstructions below.
 
     The reconstruction decodes the posterior mean: ``x -> m = E_q[z | x] -> mean of p(x | m)``,
@@ -242,8 +248,9 @@ def _named_histories(histories) -> list[tuple[str, object]]:
     return [(str(label), h) for label, h in histories]
 
 
-def plot_loss_curves(histories, keys: Iterable[str] | None = None, logy: bool = False,
-                     title: str | None = None) -> Figure:
+def plot_loss_curves(
+    histories, keys: Iterable[str] | None = None, logy: bool = False, title: str | None = None
+) -> Figure:
     """Training curves: one panel per quantity, one line per history.
 
     Args:
@@ -280,8 +287,7 @@ def plot_loss_curves(histories, keys: Iterable[str] | None = None, logy: bool = 
     return fig
 
 
-def plot_latent_2d(model, x: torch.Tensor, y: torch.Tensor, max_points: int = 2000,
-                   title: str | None = None) -> Figure:
+def plot_latent_2d(model, x: torch.Tensor, y: torch.Tensor, max_points: int = 2000, title: str | None = None) -> Figure:
     """Encoder means of ``x`` in the plane, coloured by digit.
 
     With ``Z > 2`` the means are projected on their first two principal components (PCA through
@@ -370,8 +376,7 @@ def _labelled_grid(ax, images, nrow: int, row_labels, col_labels, image_shape, p
         spine.set_visible(False)
 
 
-def plot_interpolation(model, x_a, x_b, steps: int = 10, mode: str = "linear",
-                       title: str | None = None) -> Figure:
+def plot_interpolation(model, x_a, x_b, steps: int = 10, mode: str = "linear", title: str | None = None) -> Figure:
     """Decoded paths between the codes of pairs of images, one row per pair.
 
     Each row shows ``x_a``, the means of ``p(x | z_t)`` for the ``T = steps`` codes of
@@ -401,14 +406,15 @@ def plot_interpolation(model, x_a, x_b, steps: int = 10, mode: str = "linear",
     fig = Figure(figsize=(0.6 * (steps + 2) + 0.4, 0.6 * len(x_a) + 0.7))
     ax = fig.add_subplot(1, 1, 1)
     _labelled_grid(ax, rows.cpu(), steps + 2, [""] * len(x_a), cols, _image_shape(model))
-    ax.set_title(title if title is not None else f"{mode.capitalize()} interpolation between encoder means, t =",
-                 fontsize="medium")
+    ax.set_title(
+        title if title is not None else f"{mode.capitalize()} interpolation between encoder means, t =",
+        fontsize="medium",
+    )
     fig.tight_layout(pad=0.3)
     return fig
 
 
-def plot_traversal(model, x=None, dims: Sequence[int] | None = None, values=None,
-                   title: str | None = None) -> Figure:
+def plot_traversal(model, x=None, dims: Sequence[int] | None = None, values=None, title: str | None = None) -> Figure:
     """One row per latent dimension ``j``: the decoded means of a code whose ``z_j`` takes each value.
 
     The other dimensions stay at the base code: the encoder mean ``E_q[z | x]`` of one image, or
@@ -433,8 +439,14 @@ def plot_traversal(model, x=None, dims: Sequence[int] | None = None, values=None
         images = _decode_mean(model, codes, None)
     fig = Figure(figsize=(0.6 * len(values) + 0.8, 0.6 * len(dims) + 0.7))
     ax = fig.add_subplot(1, 1, 1)
-    _labelled_grid(ax, images.cpu(), len(values), [f"$z_{{{d}}}$" for d in dims],
-                   [f"{v:.3g}" for v in values.tolist()], _image_shape(model))
+    _labelled_grid(
+        ax,
+        images.cpu(),
+        len(values),
+        [f"$z_{{{d}}}$" for d in dims],
+        [f"{v:.3g}" for v in values.tolist()],
+        _image_shape(model),
+    )
     default = f"Traversal around {'the prior mean' if x is None else 'an encoder mean'}, $z_j$ ="
     ax.set_title(title if title is not None else default, fontsize="medium")
     fig.tight_layout(pad=0.3)
@@ -447,8 +459,9 @@ def _named_vectors(values) -> list[tuple[str, np.ndarray]]:
     return [("", np.asarray(torch.as_tensor(values).double().cpu()))]
 
 
-def plot_kl_per_dimension(kl, activity=None, threshold: float = 0.01, sort: bool = False,
-                          title: str | None = None) -> Figure:
+def plot_kl_per_dimension(
+    kl, activity=None, threshold: float = 0.01, sort: bool = False, title: str | None = None
+) -> Figure:
     """Bars of the KL of each latent dimension and, optionally, of its activity on a log scale.
 
     Args:

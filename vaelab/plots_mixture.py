@@ -21,7 +21,7 @@ Shapes use the course alphabet: N images, B batch, D data, Z latent, K component
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -101,8 +101,12 @@ def _decoded_means(model, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(model.decode(z))
 
 
-def plot_component_means(model, components: Sequence[int] | torch.Tensor | None = None, nrow: int = 20,
-                         title: str | None = "Decoded component means") -> Figure:
+def plot_component_means(
+    model,
+    components: Sequence[int] | torch.Tensor | None = None,
+    nrow: int = 20,
+    title: str | None = "Decoded component means",
+) -> Figure:
     """The images ``sigmoid(decode(m_k))`` of the component means ``m_k``.
 
     Args:
@@ -124,8 +128,14 @@ def _pca(points: torch.Tensor):
     return centre, vh[:2].T, explained
 
 
-def plot_latent_mixture(model, x: torch.Tensor, y: torch.Tensor, max_points: int = 2000,
-                        share: torch.Tensor | None = None, title: str | None = None) -> Figure:
+def plot_latent_mixture(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    max_points: int = 2000,
+    share: torch.Tensor | None = None,
+    title: str | None = None,
+) -> Figure:
     """Encoder means of ``x`` coloured by digit, and the K component means, in one plane.
 
     The plane is spanned by the two principal directions of the encoder means (PCA); the component
@@ -198,9 +208,13 @@ def plot_component_usage(usage: dict, title: str | None = None) -> Figure:
     return fig
 
 
-def plot_component_samples(model, components: Sequence[int] | torch.Tensor, n: int = 10,
-                           generator: torch.Generator | None = None,
-                           title: str | None = "Samples from single components (one row each)") -> Figure:
+def plot_component_samples(
+    model,
+    components: Sequence[int] | torch.Tensor,
+    n: int = 10,
+    generator: torch.Generator | None = None,
+    title: str | None = "Samples from single components (one row each)",
+) -> Figure:
     """Conditional generation: ``n`` decoded samples ``z ~ N(m_k, v_k)`` for each component ``k``.
 
     Row ``i`` shows component ``components[i]``: what one mode of the prior generates.
@@ -214,8 +228,9 @@ def plot_component_samples(model, components: Sequence[int] | torch.Tensor, n: i
     return image_grid(images, nrow=n, title=title)
 
 
-def plot_estimator_spread(sample_counts: Sequence[int], spreads: dict, ylabel: str = "standard deviation (nats)",
-                          title: str | None = None) -> Figure:
+def plot_estimator_spread(
+    sample_counts: Sequence[int], spreads: dict, ylabel: str = "standard deviation (nats)", title: str | None = None
+) -> Figure:
     """Standard deviation of Monte Carlo estimates against the number of samples ``S``, log-log.
 
     Args:

@@ -94,8 +94,14 @@ def ssvae_loss(recipe: SSVAERecipe, negative_elbo_bound: Callable, classificatio
     return loss_fn
 
 
-def train_ssvae(recipe: SSVAERecipe, data, negative_elbo_bound: Callable, classification_loss: Callable,
-                steps: int | None = None, progress: bool = True) -> tuple[SSVAE, Callable, History]:
+def train_ssvae(
+    recipe: SSVAERecipe,
+    data,
+    negative_elbo_bound: Callable,
+    classification_loss: Callable,
+    steps: int | None = None,
+    progress: bool = True,
+) -> tuple[SSVAE, Callable, History]:
     """Build and train an SSVAE by ``recipe`` on ``data = (x_unl, x_lab, y_lab)``.
 
     ``steps`` defaults to ``recipe.steps``. Returns ``(model, classifier, history)``: ``classifier(x)``
@@ -106,8 +112,13 @@ def train_ssvae(recipe: SSVAERecipe, data, negative_elbo_bound: Callable, classi
         torch.manual_seed(recipe.seed)
         model = SSVAE(z_dim=recipe.z_dim)
     average = EMA(model.classifier, recipe.ema_decay) if recipe.ema_decay else None
-    history = train(model, ssvae_loss(recipe, negative_elbo_bound, classification_loss),
-                    semi_supervised_batches(*data, recipe), steps=recipe.steps if steps is None else steps,
-                    seed=recipe.seed, progress=progress,
-                    on_step=(lambda m, step: average.update(m.classifier)) if average else None)
+    history = train(
+        model,
+        ssvae_loss(recipe, negative_elbo_bound, classification_loss),
+        semi_supervised_batches(*data, recipe),
+        steps=recipe.steps if steps is None else steps,
+        seed=recipe.seed,
+        progress=progress,
+        on_step=(lambda m, step: average.update(m.classifier)) if average else None,
+    )
     return model, (average if average else model.classify), history

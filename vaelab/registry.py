@@ -10,8 +10,9 @@ line and of chapter 3's notebook: it loads the data, builds the model and trains
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -195,16 +196,39 @@ def train_model(
     torch.manual_seed(seed)  # the initial weights
     model = build_model(name, **model_kw)
     batches = Batches(
-        x, y if spec.labels else None, batch_size=batch_size, shuffle=True,
-        binarize=spec.binarize, seed=seed, device=device,
+        x,
+        y if spec.labels else None,
+        batch_size=batch_size,
+        shuffle=True,
+        binarize=spec.binarize,
+        seed=seed,
+        device=device,
     )
-    history = History(config={
-        "model": name, "model_config": dict(model.config), "objective": dict(objective_kw),
-        "steps": int(steps), "batch_size": int(batch_size), "lr": float(lr), "seed": int(seed),
-        "dataset": dataset, "device": str(device),
-    })
-    train(model, loss_fn, batches.forever(), steps, lr=lr, device=device, seed=seed,
-          progress=progress, log_every=log_every, history=history)
+    history = History(
+        config={
+            "model": name,
+            "model_config": dict(model.config),
+            "objective": dict(objective_kw),
+            "steps": int(steps),
+            "batch_size": int(batch_size),
+            "lr": float(lr),
+            "seed": int(seed),
+            "dataset": dataset,
+            "device": str(device),
+        }
+    )
+    train(
+        model,
+        loss_fn,
+        batches.forever(),
+        steps,
+        lr=lr,
+        device=device,
+        seed=seed,
+        progress=progress,
+        log_every=log_every,
+        history=history,
+    )
     return model, history
 
 

@@ -41,8 +41,11 @@ def _grading(cell) -> dict:
 
 def answer_cells(nb) -> dict[str, int]:
     """``{function: cell index}`` of the autograded answer cells (solution, not a test)."""
-    return {_grading(c)["grade_id"]: i for i, c in enumerate(nb.cells)
-            if c.cell_type == "code" and _grading(c).get("solution") and not _grading(c).get("grade")}
+    return {
+        _grading(c)["grade_id"]: i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and _grading(c).get("solution") and not _grading(c).get("grade")
+    }
 
 
 def test_cells(nb, function: str) -> list[int]:
@@ -50,16 +53,23 @@ def test_cells(nb, function: str) -> list[int]:
     out = []
     for i, cell in enumerate(nb.cells):
         grade_id = _grading(cell).get("grade_id", "")
-        if cell.cell_type == "code" and _grading(cell).get("grade") and not _grading(cell).get("solution") and (
-                grade_id == f"test_{function}" or grade_id.startswith(f"test_{function}_")):
+        if (
+            cell.cell_type == "code"
+            and _grading(cell).get("grade")
+            and not _grading(cell).get("solution")
+            and (grade_id == f"test_{function}" or grade_id.startswith(f"test_{function}_"))
+        ):
             out.append(i)
     return out
 
 
 def empty_written_answers(nb) -> list[str]:
     """The written (hand-graded) answers that still hold the placeholder."""
-    return [_grading(c).get("grade_id", f"cell {i}") for i, c in enumerate(nb.cells)
-            if c.cell_type == "markdown" and _grading(c).get("solution") and EMPTY_ANSWER in c.source]
+    return [
+        _grading(c).get("grade_id", f"cell {i}")
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and _grading(c).get("solution") and EMPTY_ANSWER in c.source
+    ]
 
 
 def _first_error(cells) -> str | None:
@@ -102,9 +112,14 @@ def run(nb, folder: Path, timeout: int | None, report) -> tuple[set[int], str]:
 
     checks = [i for f in answer_cells(nb) for i in test_cells(nb, f)]
     last = max(checks + list(answer_cells(nb).values()) + [-1])
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(folder)}},
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(folder)}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+    )
     ran: set[int] = set()
     note = ""
     with client.setup_kernel():
@@ -134,8 +149,11 @@ def check(path: Path, timeout: int | None = 600) -> int:
     answers = answer_cells(nb)
     tests = {f: test_cells(nb, f) for f in answers}
     width = max([len(f) for f in answers] + [8])
-    print(f"{path.name}: running the notebook in fast mode up to its last check (the hidden tests run only "
-          "when your instructor grades it) ...", flush=True)
+    print(
+        f"{path.name}: running the notebook in fast mode up to its last check (the hidden tests run only "
+        "when your instructor grades it) ...",
+        flush=True,
+    )
     printed: set[str] = set()
     ran_so_far: set[int] = set()
 

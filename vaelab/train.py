@@ -21,13 +21,12 @@ import copy
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
-
 
 __all__ = [
     "EMA",
@@ -185,7 +184,7 @@ class History:
     to_dict = as_dict
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "History":
+    def from_dict(cls, d: Mapping[str, Any]) -> History:
         """Inverse of :meth:`as_dict` (``steps_per_sec`` is recomputed, not read)."""
         return cls(
             records=[dict(record) for record in d.get("records", [])],
@@ -401,8 +400,13 @@ def train(
     losses: list = []  # detached per-step values of the current window
     metrics_window: dict[str, list] = {}
     ema: dict[str, float] = {}
-    bar = tqdm(total=steps, disable=not progress, desc=f"train {getattr(model, 'name', '')}".strip(),
-               unit="step", dynamic_ncols=True)
+    bar = tqdm(
+        total=steps,
+        disable=not progress,
+        desc=f"train {getattr(model, 'name', '')}".strip(),
+        unit="step",
+        dynamic_ncols=True,
+    )
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -428,9 +432,7 @@ def train(
             # Keep detached tensors: no .item() (a host-device sync on a GPU) inside the loop.
             losses.append(loss.detach())
             for name, value in metrics.items():
-                metrics_window.setdefault(name, []).append(
-                    value.detach() if isinstance(value, torch.Tensor) else value
-                )
+                metrics_window.setdefault(name, []).append(value.detach() if isinstance(value, torch.Tensor) else value)
             if i % log_every == 0 or i == steps:
                 record = _log_window(history, first, i, losses, metrics_window, lr)
                 record["time"] = history.wall_time + (time.perf_counter() - start)
@@ -471,5 +473,3 @@ def _log_window(history: History, first: int, i: int, losses: list, metrics_wind
     for name, values in metrics_window.items():
         record[name] = _window_means(values)[0]
     return record
-
-

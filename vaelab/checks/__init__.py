@@ -13,7 +13,7 @@ exercises, to the probe whose expected observations a handout stores.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .ch01 import (
     check_kl_normal,
@@ -69,7 +69,8 @@ def probes() -> dict[str, Callable]:
         "03_iwae/negative_iwae_bound": ch03.iwae_probe(),
         "04_ssvae/kl_cat": cases_probe("kl_cat", ch04.kl_cat_cases(), ch04.kl_cat_from_logits),
         "04_ssvae/negative_elbo_bound": ch04.ssvae_probe(),
-        "04_ssvae/classification_loss": cases_probe("classification_loss", ch04.classification_cases(),
-                                                    ch04.loss_from_logits),
+        "04_ssvae/classification_loss": cases_probe(
+            "classification_loss", ch04.classification_cases(), ch04.loss_from_logits
+        ),
         "05_fsvae/negative_elbo_bound": fsvae_probe(),
     }

@@ -9,7 +9,7 @@ observations, live in the instructor's source and stored in a student handout.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -38,11 +38,17 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
     z = _call(sample_gaussian, name, (mr.expand(n, 3), vr.expand(n, 3)))
     zd = z.detach().double()
     if torch.equal(zd[0], zd[1]) and torch.equal(zd[1], zd[2]):
-        raise CheckFailed(f"{name}: every row of z got the same noise; draw noise of the full shape of m and v (e.g. torch.randn_like(m)).")
+        raise CheckFailed(
+            f"{name}: every row of z got the same noise; draw noise of the full shape of m and v "
+            "(e.g. torch.randn_like(m))."
+        )
     mean, var = zd.mean(0), zd.var(0)
     se_mean = (v.double() / n).sqrt()
     if ((mean - m.double()).abs() > STANDARD_ERRORS * se_mean + 1e-9).any():
-        raise CheckFailed(f"{name}: the sample mean {mean.tolist()} does not match m = {m.tolist()}.")
+        raise CheckFailed(
+            f"{name}: the sample mean {mean.tolist()} does not match m = {m.tolist()}. The noise must be "
+            "standard normal, with mean 0 (torch.randn_like, not torch.rand_like)."
+        )
     se_var = v.double() * math.sqrt(2.0 / n)
     if ((var - v.double()).abs() > STANDARD_ERRORS * se_var).any():
         hint = ""
@@ -52,7 +58,9 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
             hint = " The variance is 1: the noise is not scaled by sqrt(v)."
         elif ((var - v.double().exp()).abs() < STANDARD_ERRORS * v.double().exp() * math.sqrt(2.0 / n)).all():
             hint = " The variance is exp(v): v is treated as a log-variance."
-        raise CheckFailed(f"{name}: the sample variance {[round(t, 3) for t in var.tolist()]} does not match v = {v.tolist()}.{hint}")
+        raise CheckFailed(
+            f"{name}: the sample variance {[round(t, 3) for t in var.tolist()]} does not match v = {v.tolist()}.{hint}"
+        )
     if not z.requires_grad:
         raise CheckFailed(
             f"{name}: no gradient flows to m and v. Use the reparameterisation trick, z = m + sqrt(v) * eps with "
@@ -62,12 +70,19 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
     if gm is None or not torch.allclose(gm.double(), torch.ones(3, dtype=torch.float64), atol=1e-6):
         raise CheckFailed(
             f"{name}: no gradient flows to m as it should (d E[z] / dm must be 1). Use the reparameterisation trick, "
-            "z = m + sqrt(v) * eps with eps ~ N(0, I); torch.normal(m, std) and Normal(...).sample() do not pass gradients."
+            "z = m + sqrt(v) * eps with eps ~ N(0, I); torch.normal(m, std) and Normal(...).sample() do not pass "
+            "gradients."
         )
     (gv,) = torch.autograd.grad(z.pow(2).mean(0).sum(), (vr,), allow_unused=True)
     # E[z²] = m² + v, so its derivative with respect to v is 1: only a pathwise sample gives that.
-    if gv is None or ((gv.double() - 1).abs() > 8 * math.sqrt(2.0 / n) * (1 + m.double().abs() / v.double().sqrt())).any():
-        raise CheckFailed(f"{name}: d E[z²] / dv must be 1; got {None if gv is None else gv.tolist()}. The noise must enter as sqrt(v) * eps.")
+    if (
+        gv is None
+        or ((gv.double() - 1).abs() > 8 * math.sqrt(2.0 / n) * (1 + m.double().abs() / v.double().sqrt())).any()
+    ):
+        raise CheckFailed(
+            f"{name}: d E[z²] / dv must be 1; got {None if gv is None else gv.tolist()}. The noise must enter as "
+            "sqrt(v) * eps, with the gradient flowing to the variance (no .detach() of sqrt(v))."
+        )
     # The vanishing-variance limit is deterministic: z must be m (v = 1e-12, not 0, so that
     # torch.distributions-based answers, which refuse a zero scale, are accepted too).
     z0 = _call(sample_gaussian, name, (m.expand(5, 3), torch.full((5, 3), 1e-12, dtype=dtype)))
@@ -75,7 +90,9 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
         got = tuple(z0.shape) if isinstance(z0, torch.Tensor) else type(z0).__name__
         raise CheckFailed(f"{name}(m, v) with m, v of shape (5, 3) returned {got}; z must have the shape of m.")
     if not torch.allclose(z0.detach().double(), m.expand(5, 3).double(), atol=1e-4):
-        raise CheckFailed(f"{name}: as v -> 0 the sample must equal m; the noise must be scaled by sqrt(v) and nothing else added.")
+        raise CheckFailed(
+            f"{name}: as v -> 0 the sample must equal m; the noise must be scaled by sqrt(v) and nothing else added."
+        )
     z1, z2 = (_call(sample_gaussian, name, (m, v)) for _ in range(2))
     if torch.equal(z1, z2):
         raise CheckFailed(f"{name}: two calls returned the same sample: draw fresh noise at every call.")
@@ -83,7 +100,9 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
     for m_shape, v_shape in (((1, 3), (4, 3)), ((4, 3), (1, 3))):
         zb = _call(sample_gaussian, name, (torch.zeros(m_shape, dtype=dtype), torch.ones(v_shape, dtype=dtype)))
         if not isinstance(zb, torch.Tensor) or zb.shape != (4, 3):
-            raise CheckFailed(f"{name}: m of shape {m_shape} and v of shape {v_shape} must broadcast to samples of shape (4, 3).")
+            raise CheckFailed(
+                f"{name}: m of shape {m_shape} and v of shape {v_shape} must broadcast to samples of shape (4, 3)."
+            )
         if any(torch.equal(zb[i], zb[j]) for i in range(4) for j in range(i)):
             raise CheckFailed(
                 f"{name}: with m of shape {m_shape} and v of shape {v_shape}, two rows of z got the same noise. Draw "
@@ -101,14 +120,23 @@ def check_sample_gaussian(sample_gaussian: Callable) -> None:
 def log_normal_cases() -> list[Case]:
     return [
         Case("x, m, v of shape (4, 3)", (_randn(4, 3, seed=1), _randn(4, 3, seed=2), _pos(4, 3, seed=3))),
-        Case("z (5, 1, 2) against components m, v (1, 3, 2)", (_randn(5, 1, 2, seed=4), _randn(1, 3, 2, seed=5), _pos(1, 3, 2, seed=6))),
+        Case(
+            "z (5, 1, 2) against components m, v (1, 3, 2)",
+            (_randn(5, 1, 2, seed=4), _randn(1, 3, 2, seed=5), _pos(1, 3, 2, seed=6)),
+        ),
     ]
 
 
 def kl_normal_cases() -> list[Case]:
     return [
-        Case("q and p of shape (4, 3)", (_randn(4, 3, seed=1), _pos(4, 3, seed=2), _randn(4, 3, seed=3), _pos(4, 3, seed=4))),
-        Case("q (4, 3) against the prior N(0, I) of shape (1, 3)", (_randn(4, 3, seed=5), _pos(4, 3, seed=6), torch.zeros(1, 3), torch.ones(1, 3))),
+        Case(
+            "q and p of shape (4, 3)",
+            (_randn(4, 3, seed=1), _pos(4, 3, seed=2), _randn(4, 3, seed=3), _pos(4, 3, seed=4)),
+        ),
+        Case(
+            "q (4, 3) against the prior N(0, I) of shape (1, 3)",
+            (_randn(4, 3, seed=5), _pos(4, 3, seed=6), torch.zeros(1, 3), torch.ones(1, 3)),
+        ),
     ]
 
 
@@ -121,18 +149,28 @@ def log_bernoulli_cases() -> list[Case]:
 
 
 def check_log_normal(log_normal: Callable) -> None:
-    check_cases("01_vae/log_normal", log_normal, log_normal_cases(),
-                "Small differences like this come from an epsilon added to v or an approximate constant for log(2π).")
+    check_cases(
+        "01_vae/log_normal",
+        log_normal,
+        log_normal_cases(),
+        "Small differences like this come from an epsilon added to v or an approximate constant for log(2π).",
+    )
 
 
 def check_kl_normal(kl_normal: Callable) -> None:
-    check_cases("01_vae/kl_normal", kl_normal, kl_normal_cases(),
-                "Small differences like this come from an epsilon added to a variance or inside a log.")
+    check_cases(
+        "01_vae/kl_normal",
+        kl_normal,
+        kl_normal_cases(),
+        "Small differences like this come from an epsilon added to a variance or inside a log.",
+    )
 
 
 def check_log_bernoulli_with_logits(log_bernoulli_with_logits: Callable) -> None:
     check_cases(
-        "01_vae/log_bernoulli_with_logits", log_bernoulli_with_logits, log_bernoulli_cases(),
+        "01_vae/log_bernoulli_with_logits",
+        log_bernoulli_with_logits,
+        log_bernoulli_cases(),
         "Small differences like this come from an epsilon or a clamp inside a log: compute the log-probability from "
         "the logits directly (F.binary_cross_entropy_with_logits or F.logsigmoid).",
     )
@@ -166,7 +204,9 @@ def _beta_consistency(name: str, beta: float, nelbo, kl, rec) -> None:
             "reconstruction term (it weights the KL: nelbo = rec + beta * kl), or kl and rec are swapped in the "
             "returned tuple (return nelbo, kl, rec)."
         )
-    raise CheckFailed(f"{name}: nelbo ({nelbo.item():.5g}) must equal rec + beta * kl ({(rec + beta * kl).item():.5g}).")
+    raise CheckFailed(
+        f"{name}: nelbo ({nelbo.item():.5g}) must equal rec + beta * kl ({(rec + beta * kl).item():.5g})."
+    )
 
 
 def vae_probe(n_calls: int = 30) -> ObjectiveProbe:
@@ -176,9 +216,16 @@ def vae_probe(n_calls: int = 30) -> ObjectiveProbe:
         return [((model, x, beta), f"beta = {beta:g}") for beta in BETAS]
 
     return ObjectiveProbe(
-        name="negative_elbo_bound", outputs=("nelbo", "kl", "rec"), inputs=_vae_inputs, calls=calls,
-        exact=("kl",), limit_args=lambda model, x: (model, x, 1.0), sampled=("rec",), n_calls=n_calls,
-        consistency=lambda name, args, out: _beta_consistency(name, args[2], *out), extra=[standard_noise],
+        name="negative_elbo_bound",
+        outputs=("nelbo", "kl", "rec"),
+        inputs=_vae_inputs,
+        calls=calls,
+        exact=("kl",),
+        limit_args=lambda model, x: (model, x, 1.0),
+        sampled=("rec",),
+        n_calls=n_calls,
+        consistency=lambda name, args, out: _beta_consistency(name, args[2], *out),
+        extra=[standard_noise],
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -16,18 +16,33 @@ __all__ = ["check_log_normal_mixture", "check_gmvae_elbo", "gmvae_probe"]
 
 def log_normal_mixture_cases() -> list[Case]:
     return [
-        Case("z (4, 3) against K = 5 components m, v (1, 5, 3)", (_randn(4, 3, seed=1), _randn(1, 5, 3, seed=2), _pos(1, 5, 3, seed=3))),
-        Case("a single component (K = 1): the mixture is that Gaussian", (_randn(6, 2, seed=4), _randn(1, 1, 2, seed=5), _pos(1, 1, 2, seed=6))),
-        Case("points far from every component (log-densities near -5000)",
-             (60.0 + _randn(4, 3, seed=20), _randn(1, 5, 3, seed=21), _pos(1, 5, 3, seed=22))),
-        Case("z (8, 10) against K = 500 components (the chapter's sizes)", (_randn(8, 10, seed=7), 0.3 * _randn(1, 500, 10, seed=8), _pos(1, 500, 10, seed=9))),
+        Case(
+            "z (4, 3) against K = 5 components m, v (1, 5, 3)",
+            (_randn(4, 3, seed=1), _randn(1, 5, 3, seed=2), _pos(1, 5, 3, seed=3)),
+        ),
+        Case(
+            "a single component (K = 1): the mixture is that Gaussian",
+            (_randn(6, 2, seed=4), _randn(1, 1, 2, seed=5), _pos(1, 1, 2, seed=6)),
+        ),
+        Case(
+            "points far from every component (log-densities near -5000)",
+            (60.0 + _randn(4, 3, seed=20), _randn(1, 5, 3, seed=21), _pos(1, 5, 3, seed=22)),
+        ),
+        Case(
+            "z (8, 10) against K = 500 components (the chapter's sizes)",
+            (_randn(8, 10, seed=7), 0.3 * _randn(1, 500, 10, seed=8), _pos(1, 500, 10, seed=9)),
+        ),
     ]
 
 
 def check_log_normal_mixture(log_normal_mixture: Callable) -> None:
     """Visible check: small mixtures, a single component, far points, the chapter's sizes."""
-    check_cases("02_gmvae/log_normal_mixture", log_normal_mixture, log_normal_mixture_cases(),
-                "Small differences like this come from an epsilon or from log(K) computed approximately.")
+    check_cases(
+        "02_gmvae/log_normal_mixture",
+        log_normal_mixture,
+        log_normal_mixture_cases(),
+        "Small differences like this come from an epsilon or from log(K) computed approximately.",
+    )
 
 
 def _gmvae_inputs():
@@ -43,9 +58,16 @@ def _gmvae_inputs():
 def gmvae_probe(n_calls: int = 30) -> ObjectiveProbe:
     """The GMVAE's objective: the limit (rec and the gradient), the means of rec and kl, the noise."""
     return ObjectiveProbe(
-        name="negative_elbo_bound", outputs=("nelbo", "kl", "rec"), inputs=_gmvae_inputs, calls=lambda model, x: [],
-        limit_args=lambda model, x: (model, x), limit_random=("nelbo", "kl"), sampled=("rec", "kl"), n_calls=n_calls,
-        consistency=_sum_of_terms, extra=[standard_noise],
+        name="negative_elbo_bound",
+        outputs=("nelbo", "kl", "rec"),
+        inputs=_gmvae_inputs,
+        calls=lambda model, x: [],
+        limit_args=lambda model, x: (model, x),
+        limit_random=("nelbo", "kl"),
+        sampled=("rec", "kl"),
+        n_calls=n_calls,
+        consistency=_sum_of_terms,
+        extra=[standard_noise],
     )
 
 

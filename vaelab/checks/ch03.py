@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -38,8 +38,12 @@ def check_duplicate(duplicate: Callable) -> None:
 
 def check_log_mean_exp(log_mean_exp: Callable) -> None:
     """Visible check of ``log_mean_exp``: dimensions, large values, gradients."""
-    check_cases("03_iwae/log_mean_exp", log_mean_exp, log_mean_exp_cases(),
-                "Small differences like this come from an epsilon inside the log or an approximate log(n).")
+    check_cases(
+        "03_iwae/log_mean_exp",
+        log_mean_exp,
+        log_mean_exp_cases(),
+        "Small differences like this come from an epsilon inside the log or an approximate log(n).",
+    )
 
 
 IWS = (1, 4, 16)
@@ -57,17 +61,26 @@ def _iwae_inputs():
 def _ordered(name, args, out) -> None:
     niwae, kl, rec = out
     if args[2] == 1 and not torch.allclose(niwae.detach().double(), (rec + kl).detach().double(), rtol=1e-4, atol=1e-4):
-        raise CheckFailed(f"{name}: with iw = 1 the bound is the ELBO, so niwae ({niwae.item():.5g}) must equal rec + kl "
-                          f"({(rec + kl).item():.5g}) at the same sample.")
+        raise CheckFailed(
+            f"{name}: with iw = 1 the bound is the ELBO, so niwae ({niwae.item():.5g}) must equal rec + kl "
+            f"({(rec + kl).item():.5g}) at the same sample."
+        )
 
 
 def iwae_probe(n_calls: int = 40) -> ObjectiveProbe:
     """The IWAE bound for iw = 1, 4, 16: the means of the three outputs, and the gradient on average."""
     return ObjectiveProbe(
-        name="negative_iwae_bound", outputs=("niwae", "kl", "rec"), inputs=_iwae_inputs, calls=lambda model, x: [],
-        limit_args=lambda model, x: (model, x, 4), limit_random=("niwae", "kl", "rec"),
+        name="negative_iwae_bound",
+        outputs=("niwae", "kl", "rec"),
+        inputs=_iwae_inputs,
+        calls=lambda model, x: [],
+        limit_args=lambda model, x: (model, x, 4),
+        limit_random=("niwae", "kl", "rec"),
         sample_calls=lambda model, x: [((model, x, iw), f"iw = {iw}") for iw in IWS],
-        sampled=("niwae", "kl", "rec"), n_calls=n_calls, gradient_samples=True, consistency=_ordered,
+        sampled=("niwae", "kl", "rec"),
+        n_calls=n_calls,
+        gradient_samples=True,
+        consistency=_ordered,
     )
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -31,16 +31,26 @@ def kl_cat_cases() -> list[Case]:
     uniform = torch.full((1, 10), -math.log(10))
     confident = 120 * torch.sign(_randn(3, 10, seed=4))  # q underflows to exactly 0 for most classes
     return [
-        Case("q (4, 10) against the uniform prior log p = -log 10 of shape (1, 10)", (2 * _randn(4, 10, seed=1), uniform)),
-        Case("q (5, 3) against a non-uniform prior (5, 3)", (_randn(5, 3, seed=2), torch.log_softmax(_randn(5, 3, seed=3), -1))),
+        Case(
+            "q (4, 10) against the uniform prior log p = -log 10 of shape (1, 10)", (2 * _randn(4, 10, seed=1), uniform)
+        ),
+        Case(
+            "q (5, 3) against a non-uniform prior (5, 3)",
+            (_randn(5, 3, seed=2), torch.log_softmax(_randn(5, 3, seed=3), -1)),
+        ),
         Case("a confident q (some probabilities are exactly 0) against the uniform prior", (confident, uniform)),
     ]
 
 
 def check_kl_cat(kl_cat: Callable) -> None:
     """Visible check of ``kl_cat``: uniform and non-uniform priors, a confident classifier, gradients."""
-    check_cases("04_ssvae/kl_cat", kl_cat, kl_cat_cases(),
-                "Small differences like this come from an epsilon added inside a log or to q.", wrap=kl_cat_from_logits)
+    check_cases(
+        "04_ssvae/kl_cat",
+        kl_cat,
+        kl_cat_cases(),
+        "Small differences like this come from an epsilon added inside a log or to q.",
+        wrap=kl_cat_from_logits,
+    )
 
 
 def loss_from_logits(classification_loss: Callable) -> Callable:
@@ -56,15 +66,22 @@ def loss_from_logits(classification_loss: Callable) -> Callable:
 def classification_cases() -> list[Case]:
     return [
         Case("logits (6, 10), one-hot labels", (2 * _randn(6, 10, seed=1), torch.tensor([0, 3, 9, 3, 5, 1]))),
-        Case("confident logits (±200: a softmax underflows to 0)", (200 * torch.sign(_randn(4, 10, seed=2)), torch.tensor([1, 2, 3, 4]))),
+        Case(
+            "confident logits (±200: a softmax underflows to 0)",
+            (200 * torch.sign(_randn(4, 10, seed=2)), torch.tensor([1, 2, 3, 4])),
+        ),
     ]
 
 
 def check_classification_loss(classification_loss: Callable) -> None:
     """Visible check of ``classification_loss``: the mean cross-entropy, stable for confident logits."""
-    check_cases("04_ssvae/classification_loss", classification_loss, classification_cases(),
-                "Small differences like this come from an epsilon inside a log or a clamp of the probabilities.",
-                wrap=loss_from_logits)
+    check_cases(
+        "04_ssvae/classification_loss",
+        classification_loss,
+        classification_cases(),
+        "Small differences like this come from an epsilon inside a log or a clamp of the probabilities.",
+        wrap=loss_from_logits,
+    )
 
 
 def _ssvae_inputs():
@@ -79,16 +96,23 @@ def _ssvae_inputs():
 def _sum_of_terms(name, args, out) -> None:
     nelbo, kl_z, kl_y, rec = out
     if not torch.allclose(nelbo.detach().double(), (rec + kl_z + kl_y).detach().double(), rtol=1e-5, atol=1e-5):
-        raise CheckFailed(f"{name}: nelbo ({nelbo.item():.5g}) must equal rec + kl_z + kl_y "
-                          f"({(rec + kl_z + kl_y).item():.5g}).")
+        raise CheckFailed(
+            f"{name}: nelbo ({nelbo.item():.5g}) must equal rec + kl_z + kl_y ({(rec + kl_z + kl_y).item():.5g})."
+        )
 
 
 def ssvae_probe(n_calls: int = 30) -> ObjectiveProbe:
     """The SSVAE's bound: exact KL terms, the whole bound in the limit, its gradient, the mean of rec."""
     return ObjectiveProbe(
-        name="negative_elbo_bound", outputs=("nelbo", "kl_z", "kl_y", "rec"), inputs=_ssvae_inputs,
-        calls=lambda model, x: [((model, x), "the real variances")], exact=("kl_z", "kl_y"),
-        limit_args=lambda model, x: (model, x), sampled=("rec",), n_calls=n_calls, consistency=_sum_of_terms,
+        name="negative_elbo_bound",
+        outputs=("nelbo", "kl_z", "kl_y", "rec"),
+        inputs=_ssvae_inputs,
+        calls=lambda model, x: [((model, x), "the real variances")],
+        exact=("kl_z", "kl_y"),
+        limit_args=lambda model, x: (model, x),
+        sampled=("rec",),
+        n_calls=n_calls,
+        consistency=_sum_of_terms,
     )
 
 

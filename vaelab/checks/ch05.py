@@ -9,7 +9,7 @@ the draws.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -17,8 +17,14 @@ from .engine import CheckFailed, _g, _report
 from .objective import ObjectiveProbe, ratio_hint, run_objective, standard_noise
 from .probes import DecoderCalls, narrow_posteriors, seeded, widen_decoder_outputs
 
-__all__ = ["check_fsvae_elbo", "check_fsvae_sample_grid", "check_sample_grid_on", "check_random_state", "small_fsvae",
-           "fsvae_probe"]
+__all__ = [
+    "check_fsvae_elbo",
+    "check_fsvae_sample_grid",
+    "check_sample_grid_on",
+    "check_random_state",
+    "small_fsvae",
+    "fsvae_probe",
+]
 
 NAME = "sample_grid"
 
@@ -49,10 +55,16 @@ def _sum_of_terms(name, args, out) -> None:
 def fsvae_probe(n_calls: int = 30) -> ObjectiveProbe:
     """The FSVAE's bound: the analytic KL, the limit and its gradient, the mean of rec, the noise."""
     return ObjectiveProbe(
-        name="negative_elbo_bound", outputs=("nelbo", "kl", "rec"), inputs=_fsvae_inputs,
-        calls=lambda model, x, y: [((model, x, y), "the real variances")], exact=("kl",),
-        limit_args=lambda model, x, y: (model, x, y), sampled=("rec",), n_calls=n_calls,
-        consistency=_sum_of_terms, extra=[standard_noise],
+        name="negative_elbo_bound",
+        outputs=("nelbo", "kl", "rec"),
+        inputs=_fsvae_inputs,
+        calls=lambda model, x, y: [((model, x, y), "the real variances")],
+        exact=("kl",),
+        limit_args=lambda model, x, y: (model, x, y),
+        sampled=("rec",),
+        n_calls=n_calls,
+        consistency=_sum_of_terms,
+        extra=[standard_noise],
     )
 
 
@@ -72,7 +84,9 @@ def _grid_call(sample_grid, model, n_styles, generator, positional=False):
         try:
             out = sample_grid(*args, **kwargs)
         except NotImplementedError:
-            raise CheckFailed(f"{NAME} is not implemented yet: replace `raise NotImplementedError()` with your code.") from None
+            raise CheckFailed(
+                f"{NAME} is not implemented yet: replace `raise NotImplementedError()` with your code."
+            ) from None
         except CheckFailed:
             raise
         except Exception as exc:
@@ -111,11 +125,16 @@ def _styles_of(out, model, calls, n_styles):
     among the recorded decoder calls; raises with a named mistake when an image is none of them."""
     # Any call pattern the networks accept: one call per label, or all labels at once with z and y
     # of shape (10 * n, .) or (10, n, .).
-    rows = [(z.detach().reshape(-1, z.shape[-1]), yy.detach().reshape(-1, yy.shape[-1]))
-            for z, yy in zip(calls.z, calls.y) if yy is not None and z.dim() >= 2]
+    rows = [
+        (z.detach().reshape(-1, z.shape[-1]), yy.detach().reshape(-1, yy.shape[-1]))
+        for z, yy in zip(calls.z, calls.y)
+        if yy is not None and z.dim() >= 2
+    ]
     if not rows:
-        raise CheckFailed(f"{NAME} never called model.decode(z, y) with a code z and a label y: decode the styles z "
-                          "with every label y.")
+        raise CheckFailed(
+            f"{NAME} never called model.decode(z, y) with a code z and a label y: decode the styles z "
+            "with every label y."
+        )
     z_all = torch.cat([z for z, _ in rows])
     y_all = torch.cat([yy for _, yy in rows]).to(z_all.dtype)
     _check_one_hot(y_all)
@@ -126,14 +145,19 @@ def _styles_of(out, model, calls, n_styles):
     styles = torch.empty(model.y_dim, n_styles, z_all.shape[-1], dtype=torch.float64)
     views = (
         (means.clip(0, 1), None),
-        (torch.sigmoid(means), "the decoded means went through a sigmoid: the FSVAE's decoder returns the Gaussian "
-                               "mean (not logits); clip it to [0, 1] with torch.clip(mean, 0, 1) instead."),
+        (
+            torch.sigmoid(means),
+            "the decoded means went through a sigmoid: the FSVAE's decoder returns the Gaussian "
+            "mean (not logits); clip it to [0, 1] with torch.clip(mean, 0, 1) instead.",
+        ),
         (means, "the images are not clipped: clip the decoded means to [0, 1] with torch.clip(mean, 0, 1)."),
     )
     for k in range(model.y_dim):
         mine = labels == k
         if not bool(mine.any()):
-            raise CheckFailed(f"{NAME}: no decoder call used the label {k}: row {k} must decode every style with label {k}.")
+            raise CheckFailed(
+                f"{NAME}: no decoder call used the label {k}: row {k} must decode every style with label {k}."
+            )
         for candidates, message in views:
             dist = torch.cdist(flat[k], candidates[mine])  # (n_styles, rows of this label)
             best = dist.min(-1)
@@ -146,7 +170,10 @@ def _styles_of(out, model, calls, n_styles):
         else:
             other = torch.cdist(flat[k], means.clip(0, 1)).min(-1).values
             if bool((other <= 1e-4 * math.sqrt(flat.shape[-1])).all()):
-                raise CheckFailed(f"{NAME}: row {k} holds images decoded with another label: row k must use the label k (one-hot at position k).")
+                raise CheckFailed(
+                    f"{NAME}: row {k} holds images decoded with another label: row k must use the label k "
+                    "(one-hot at position k)."
+                )
             raise CheckFailed(
                 f"{NAME}: the images of row {k} are not decoded means of model.decode(z, y) with the label "
                 f"{k}, clipped to [0, 1]."
@@ -154,13 +181,18 @@ def _styles_of(out, model, calls, n_styles):
     return styles
 
 
-def check_sample_grid_on(sample_grid: Callable, model, n_styles: int = 20, seed: int = 0, statistics: bool = False) -> int:
+def check_sample_grid_on(
+    sample_grid: Callable, model, n_styles: int = 20, seed: int = 0, statistics: bool = False
+) -> int:
     """Check ``sample_grid(model, n_styles, generator)`` on ``model`` (see the module's docstring)."""
     n = 0
     out, calls = _grid_call(sample_grid, model, n_styles, torch.Generator().manual_seed(seed))
     _check_shape(out, model, n_styles)
     if out.min() < 0 or out.max() > 1:
-        raise CheckFailed(f"{NAME}: values from {out.min().item():.3g} to {out.max().item():.3g}: clip the decoded means to [0, 1] with torch.clip(mean, 0, 1).")
+        raise CheckFailed(
+            f"{NAME}: values from {out.min().item():.3g} to {out.max().item():.3g}: clip the decoded means to "
+            "[0, 1] with torch.clip(mean, 0, 1)."
+        )
     styles = _styles_of(out, model, calls, n_styles)
     n += 1
     if not torch.allclose(styles, styles[:1].expand_as(styles), rtol=1e-5, atol=1e-6):
@@ -187,7 +219,8 @@ def check_sample_grid_on(sample_grid: Callable, model, n_styles: int = 20, seed:
         if abs(mean) > 6 / math.sqrt(k) or abs(var - 1) > 6 * math.sqrt(2 / k):
             raise CheckFailed(
                 f"{NAME}: the styles do not look like draws from p(z) = N(0, I): over {k} values, mean {mean:.3f} "
-                f"and variance {var:.3f}, expected about 0 and 1. Use torch.randn(n_styles, model.z_dim, generator=generator)."
+                f"and variance {var:.3f}, expected about 0 and 1. "
+                "Use torch.randn(n_styles, model.z_dim, generator=generator)."
             )
         n += 1
     return n
@@ -203,11 +236,15 @@ def check_random_state(sample_grid: Callable, model, n_styles: int) -> None:
         second, _ = _grid_call(sample_grid, model, n_styles, torch.Generator().manual_seed(2))
         changed = not torch.equal(before, torch.get_rng_state())
     if torch.allclose(first, second):
-        raise CheckFailed(f"{NAME}: generators of different seeds gave the same grid: draw the styles with the "
-                          "generator you are given (torch.randn(..., generator=generator)), and do not reseed.")
+        raise CheckFailed(
+            f"{NAME}: generators of different seeds gave the same grid: draw the styles with the "
+            "generator you are given (torch.randn(..., generator=generator)), and do not reseed."
+        )
     if changed:
-        raise CheckFailed(f"{NAME}: it changed torch's global random state although a generator was given: draw "
-                          "with generator=generator, and never call torch.manual_seed inside a library function.")
+        raise CheckFailed(
+            f"{NAME}: it changed torch's global random state although a generator was given: draw "
+            "with generator=generator, and never call torch.manual_seed inside a library function."
+        )
 
 
 def check_fsvae_sample_grid(sample_grid: Callable) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -69,7 +70,9 @@ def _call(fn: Callable, name: str, args: tuple):
     try:
         return fn(*args)
     except NotImplementedError:
-        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code.") from None
+        raise CheckFailed(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
+        ) from None
     except CheckFailed:
         raise
     except Exception as exc:  # the student's code raised: report it as feedback, with the inputs

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 
@@ -36,12 +36,17 @@ def outputs_of(name: str, out, names: Sequence[str]) -> tuple:
     """``out`` as a tuple of scalars named ``names``; raises a clear :class:`CheckFailed` otherwise."""
     wanted = "(" + ", ".join(names) + ")"
     if not (isinstance(out, (tuple, list)) and len(out) == len(names)):
-        raise CheckFailed(f"{name} must return a tuple {wanted}; it returned {type(out).__name__}"
-                          + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "") + ".")
+        raise CheckFailed(
+            f"{name} must return a tuple {wanted}; it returned {type(out).__name__}"
+            + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+            + "."
+        )
     if not all(_scalar(t) for t in out):
         shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in out]
-        raise CheckFailed(f"{name} must return {len(names)} scalars (means over the batch); got shapes {shapes}. "
-                          "Average over the batch with .mean().")
+        raise CheckFailed(
+            f"{name} must return {len(names)} scalars (means over the batch); got shapes {shapes}. "
+            "Average over the batch with .mean()."
+        )
     return tuple(out)
 
 
@@ -105,8 +110,10 @@ class ObjectiveProbe:
     def _limit(self, fn, inputs, obs: Observation) -> None:
         # In float64: z - m is then about 1e-7 sqrt(v) with nine exact digits, so the terms of the
         # gradient that cancel exactly in the answer (log q(z|x) at z = m + sqrt(v) eps) cancel here too.
-        args = [a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-                for a in self.limit_args(*copy.deepcopy(inputs))]
+        args = [
+            a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+            for a in self.limit_args(*copy.deepcopy(inputs))
+        ]
         model = args[0]
         model.double()
         params = list(model.parameters())
@@ -118,8 +125,10 @@ class ObjectiveProbe:
             if key not in self.limit_random:
                 obs.values[f"{key} in the zero-variance limit"] = value.detach()
         if not out[0].requires_grad:
-            raise CheckFailed(f"{self.name}: {self.outputs[0]} has no gradient; do not use .item(), .detach(), numpy or "
-                              "torch.no_grad() in the objective.")
+            raise CheckFailed(
+                f"{self.name}: {self.outputs[0]} has no gradient; do not use .item(), .detach(), numpy or "
+                "torch.no_grad() in the objective."
+            )
         out[0].backward()
         obs.values[f"gradient of {self.outputs[0]} in the zero-variance limit"] = _flat_grad(params)
         model.zero_grad(set_to_none=True)
@@ -134,8 +143,12 @@ class ObjectiveProbe:
     def _draws(self, fn, args, label: str) -> dict[str, torch.Tensor]:
         """One value per call, over ``n_calls`` seeded calls, for the sampled outputs (and gradients)."""
         model, params = args[0], list(args[0].parameters())
-        directions = torch.randn(DIRECTIONS, sum(p.numel() for p in params),
-                                 generator=torch.Generator().manual_seed(self.seed), dtype=torch.float64)
+        directions = torch.randn(
+            DIRECTIONS,
+            sum(p.numel() for p in params),
+            generator=torch.Generator().manual_seed(self.seed),
+            dtype=torch.float64,
+        )
         draws: dict[str, list[float]] = {}
         suffix = f"{label} (its mean over {self.n_calls} calls)"
         with torch.random.fork_rng():
@@ -148,24 +161,36 @@ class ObjectiveProbe:
                     model.zero_grad(set_to_none=True)
                     out[0].backward()
                     for i, value in enumerate((directions @ _flat_grad(params).double()).tolist()):
-                        draws.setdefault(f"gradient of {self.outputs[0]} along direction {i + 1}{suffix}", []).append(value)
+                        draws.setdefault(f"gradient of {self.outputs[0]} along direction {i + 1}{suffix}", []).append(
+                            value
+                        )
         model.zero_grad(set_to_none=True)
         return {key: torch.tensor(values, dtype=torch.float64) for key, values in draws.items()}
 
 
-def ratio_hint(where: str, got: Observation, want: Observation, batch: int,
-               last_dims: dict[str, int] | None = None, betas: Sequence[float] = ()) -> str:
+def ratio_hint(
+    where: str,
+    got: Observation,
+    want: Observation,
+    batch: int,
+    last_dims: dict[str, int] | None = None,
+    betas: Sequence[float] = (),
+) -> str:
     """A hint for a differing scalar of an objective, from the ratio of the values where it tells."""
     if where.startswith("gradient of") and where in want.values:
-        return ("The values are right but the gradient is not: is z, a log-density or a weight detached (.detach(), "
-                ".item(), torch.no_grad()), or is z drawn outside the reparameterisation z = m + sqrt(v) * eps?")
+        return (
+            "The values are right but the gradient is not: is z, a log-density or a weight detached (.detach(), "
+            ".item(), torch.no_grad()), or is z drawn outside the reparameterisation z = m + sqrt(v) * eps?"
+        )
     if where in want.samples:
         g, w = got.samples.get(where), want.samples[where]
         if g is not None and g.std() < 1e-9 < w.std():
             return "It never changes between calls: z must be sampled from q(z|x), not set to its mean."
         if where.startswith("gradient"):
-            return ("The gradient is wrong on average: an importance weight or a term is probably detached, or the "
-                    "samples do not come from the reparameterisation z = m + sqrt(v) * eps.")
+            return (
+                "The gradient is wrong on average: an importance weight or a term is probably detached, or the "
+                "samples do not come from the reparameterisation z = m + sqrt(v) * eps."
+            )
         return "Sample z ~ q(z|x) with the reparameterisation trick, z = m + sqrt(v) * eps, eps ~ N(0, I)."
     g, w = got.values.get(where), want.values.get(where)
     if g is None or w is None or g.numel() != 1 or abs(w.item()) < 1e-12:
@@ -176,13 +201,22 @@ def ratio_hint(where: str, got: Observation, want: Observation, batch: int,
         if other != output and abs(g.item() - draws.mean().item()) <= STANDARD_ERRORS * (draws.std().item() + 1e-6):
             return f"It looks like {other}: are {output} and {other} swapped in the returned tuple?"
     ratio = g.item() / w.item()
-    candidates = [(-1.0, "The sign is flipped."),
-                  (float(batch), "It is the sum over the batch: take the mean over examples.")]
+    candidates = [
+        (-1.0, "The sign is flipped."),
+        (float(batch), "It is the sum over the batch: take the mean over examples."),
+    ]
     if last_dims and output in last_dims:
-        candidates.append((1.0 / last_dims[output], "It is averaged over the last dimension: sum over it, then average "
-                                                     "over the batch."))
-    candidates += [(b, "It already includes beta: return the plain KL, nelbo = rec + beta * kl.")
-                   for b in betas if b != 1 and f"beta = {b:g}" in where]
+        candidates.append(
+            (
+                1.0 / last_dims[output],
+                "It is averaged over the last dimension: sum over it, then average over the batch.",
+            )
+        )
+    candidates += [
+        (b, "It already includes beta: return the plain KL, nelbo = rec + beta * kl.")
+        for b in betas
+        if b != 1 and f"beta = {b:g}" in where
+    ]
     for value, hint in candidates:
         if abs(ratio - value) < 1e-3 * max(1.0, abs(value)):
             return hint
@@ -202,8 +236,12 @@ def failing_helpers(fn: Callable) -> list[tuple[str, str]]:
     for check_id, check in VISIBLE.items():
         helper = check_id.split("/")[1]
         candidate = getattr(fn, "__globals__", {}).get(helper)
-        if (helper == getattr(fn, "__name__", None) or helper not in getattr(fn, "__code__", _NO_CODE).co_names
-                or not callable(candidate) or getattr(candidate, "__module__", None) != module):
+        if (
+            helper == getattr(fn, "__name__", None)
+            or helper not in getattr(fn, "__code__", _NO_CODE).co_names
+            or not callable(candidate)
+            or getattr(candidate, "__module__", None) != module
+        ):
             continue
         try:
             with contextlib.redirect_stdout(io.StringIO()):
@@ -220,8 +258,12 @@ class _NoCode:
 _NO_CODE = _NoCode()
 
 
-def run_objective(check_id: str, fn: Callable, probe: ObjectiveProbe,
-                  hints: Callable[[str, Observation, Observation], str] | None = None) -> None:
+def run_objective(
+    check_id: str,
+    fn: Callable,
+    probe: ObjectiveProbe,
+    hints: Callable[[str, Observation, Observation], str] | None = None,
+) -> None:
     """Observe ``fn`` with ``probe``, judge it against the expected observation, and print ✓.
 
     When it fails and it calls the notebook's own exercise functions (its helpers), those run their
@@ -237,7 +279,8 @@ def run_objective(check_id: str, fn: Callable, probe: ObjectiveProbe,
             helper, message = failing[0]
             raise CheckFailed(
                 f"{probe.name} fails, and it calls your {helper}, which fails its own check: {message} Fix {helper} "
-                f"first (the grader grades {probe.name} with a correct {helper}). What {probe.name}'s check saw: {error}"
+                f"first (the grader grades {probe.name} with a correct {helper}). "
+                f"What {probe.name}'s check saw: {error}"
             ) from None
         raise
     _report(probe.name, len(got.values) + len(got.samples))
@@ -266,8 +309,10 @@ def standard_noise(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs: Obse
         if z.numel() % (batch * z_dim) == 0:
             noise.append(((z.reshape(-1, batch, z_dim) - qm) / qv.sqrt()).flatten())
     if not noise:
-        raise CheckFailed(f"{probe.name} never decoded codes z of the encoder's shape {(batch, z_dim)}: decode the "
-                          "sample z ~ q(z|x) with model.decode(z).")
+        raise CheckFailed(
+            f"{probe.name} never decoded codes z of the encoder's shape {(batch, z_dim)}: decode the "
+            "sample z ~ q(z|x) with model.decode(z)."
+        )
     e = torch.cat(noise).double()
     n, mean, var = e.numel(), e.mean().item(), e.var().item()
     if abs(mean) <= STANDARD_ERRORS / math.sqrt(n) and abs(var - 1) <= STANDARD_ERRORS * math.sqrt(2 / n):

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -48,12 +48,14 @@ class Observation:
     inputs: str = ""
 
     def to_plain(self) -> dict:
-        return {"values": {k: v.detach().cpu() for k, v in self.values.items()},
-                "samples": {k: v.detach().cpu().double() for k, v in self.samples.items()},
-                "inputs": self.inputs}
+        return {
+            "values": {k: v.detach().cpu() for k, v in self.values.items()},
+            "samples": {k: v.detach().cpu().double() for k, v in self.samples.items()},
+            "inputs": self.inputs,
+        }
 
     @classmethod
-    def from_plain(cls, plain: dict) -> "Observation":
+    def from_plain(cls, plain: dict) -> Observation:
         return cls(dict(plain["values"]), dict(plain["samples"]), plain["inputs"])
 
 
@@ -198,7 +200,8 @@ def _describe_difference(got: Observation, want: Observation, name: str) -> str:
         if g is None:
             return f"{name} is missing"
         se = math.sqrt(g.var().item() / len(g) + w.var().item() / len(w))
-        return f"{name} averages {g.mean().item():.5g} over {len(g)} calls, expected about {w.mean().item():.5g} (±{se:.2g})"
+        mean, expected = g.mean().item(), w.mean().item()
+        return f"{name} averages {mean:.5g} over {len(g)} calls, expected about {expected:.5g} (±{se:.2g})"
     g, w = got.values.get(name), want.values[name]
     if g is None:
         return f"{name} is missing"
@@ -224,7 +227,12 @@ def _closest_mistake(got: Observation, expectation: Expectation, where: str) -> 
     return best
 
 
-def judge(name: str, got: Observation, expectation: Expectation, hints: Callable[[str, Observation, Observation], str] | None = None) -> None:
+def judge(
+    name: str,
+    got: Observation,
+    expectation: Expectation,
+    hints: Callable[[str, Observation, Observation], str] | None = None,
+) -> None:
     """Raise :class:`CheckFailed` unless ``got`` matches the expected observation.
 
     The message names the first differing component, the known mistake whose observation

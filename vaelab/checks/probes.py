@@ -13,8 +13,15 @@ from torch import nn
 from .engine import _g
 
 __all__ = [
-    "TinyVariance", "DecoderTap", "DecoderCalls", "FixedLogits", "spread_prior", "narrow_posteriors",
-    "sharpen_classifier", "widen_decoder_outputs", "seeded",
+    "TinyVariance",
+    "DecoderTap",
+    "DecoderCalls",
+    "FixedLogits",
+    "spread_prior",
+    "narrow_posteriors",
+    "sharpen_classifier",
+    "widen_decoder_outputs",
+    "seeded",
 ]
 
 

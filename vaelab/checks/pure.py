@@ -8,7 +8,7 @@ tensor argument.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -45,7 +45,9 @@ def cases_probe(name: str, cases: Sequence[Case], wrap: Callable | None = None) 
             args = _fresh(case.args, case.grad)
             out = _call(fn, name, args)
             if not isinstance(out, torch.Tensor):
-                raise CheckFailed(f"{name} on {case.description} returned {type(out).__name__}, expected a torch.Tensor.")
+                raise CheckFailed(
+                    f"{name} on {case.description} returned {type(out).__name__}, expected a torch.Tensor."
+                )
             obs.values[case.description] = out.detach()
             inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
             if not inputs:
@@ -56,7 +58,9 @@ def cases_probe(name: str, cases: Sequence[Case], wrap: Callable | None = None) 
             finite = torch.isfinite(out.detach())
             grads = torch.autograd.grad((out * _weights(out))[finite].sum(), inputs, allow_unused=True)
             for i, (a, g) in enumerate(zip(inputs, grads)):
-                obs.values[f"{case.description}: {GRADIENT} {i + 1}"] = (torch.zeros_like(a) if g is None else g).detach()
+                obs.values[f"{case.description}: {GRADIENT} {i + 1}"] = (
+                    torch.zeros_like(a) if g is None else g
+                ).detach()
         return obs
 
     return probe
@@ -78,11 +82,15 @@ def pure_hints(near_miss: str = "") -> Callable[[str, Observation, Observation],
     def hints(where: str, got: Observation, want: Observation) -> str:
         g, w = got.values.get(where), want.values[where]
         if where.endswith(HAS_GRADIENT):
-            return ("The output does not depend on the inputs through autograd (no gradient). Avoid .detach(), "
-                    ".item(), numpy and torch.no_grad() inside the function.")
+            return (
+                "The output does not depend on the inputs through autograd (no gradient). Avoid .detach(), "
+                ".item(), numpy and torch.no_grad() inside the function."
+            )
         if GRADIENT in where:
-            return ("The values are right but this gradient is wrong or not finite: an unstable formula (clamping, log of "
-                    "a sigmoid, log of a sum of exponentials) often shows up here first.")
+            return (
+                "The values are right but this gradient is wrong or not finite: an unstable formula (clamping, log of "
+                "a sigmoid, log of a sum of exponentials) often shows up here first."
+            )
         if g is None:
             return ""
         if g.shape != w.shape:
@@ -92,9 +100,11 @@ def pure_hints(near_miss: str = "") -> Callable[[str, Observation, Observation],
                 return "Did you sum or average over the batch too? Keep the batch dimensions."
             return ""
         if not torch.isfinite(g).all() and torch.isfinite(w).all():
-            return ("The answer is finite but yours is inf or nan: the computation is numerically unstable (avoid "
-                    "log(sigmoid(.)), log(sum(exp(.))), log of a probability that can be 0, and clamping; use "
-                    "logsumexp, softplus, log_softmax or binary_cross_entropy_with_logits).")
+            return (
+                "The answer is finite but yours is inf or nan: the computation is numerically unstable (avoid "
+                "log(sigmoid(.)), log(sum(exp(.))), log of a probability that can be 0, and clamping; use "
+                "logsumexp, softplus, log_softmax or binary_cross_entropy_with_logits)."
+            )
         ratio = _constant_ratio(g, w)
         if ratio is not None:
             return f"Every value is {ratio:.4g} times the expected one: look for a missing or extra constant factor."
@@ -106,8 +116,9 @@ def pure_hints(near_miss: str = "") -> Callable[[str, Observation, Observation],
     return hints
 
 
-def check_cases(check_id: str, fn: Callable, cases: Sequence[Case], near_miss: str = "",
-                wrap: Callable | None = None) -> int:
+def check_cases(
+    check_id: str, fn: Callable, cases: Sequence[Case], near_miss: str = "", wrap: Callable | None = None
+) -> int:
     """Compare ``fn`` with the expected observation of ``check_id`` on ``cases``; print ✓ and return
     the number of cases, or raise :class:`CheckFailed` naming the likely mistake."""
     name = check_id.split("/")[-1]

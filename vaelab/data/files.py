@@ -326,7 +326,13 @@ def load_mnist(data_dir, split: str = "train", download: bool = False) -> tuple[
     what = "the four MNIST files (" + ", ".join(MNIST_MD5) + ")"
     paths = [
         _require_file(
-            data_dir, name, MNIST_MD5.get(name), download, MNIST_MIRRORS, command, what,
+            data_dir,
+            name,
+            MNIST_MD5.get(name),
+            download,
+            MNIST_MIRRORS,
+            command,
+            what,
             subdirs=(".", "mnist", "MNIST/raw"),
         )
         for name in MNIST_FILES[split]
@@ -384,8 +390,14 @@ def load_svhn(data_dir, split: str = "train", download: bool = False) -> tuple[t
     command = _svhn_command(data_dir)
     name = SVHN_FILES[split]
     path = _require_file(
-        data_dir, name, SVHN_MD5.get(name), download, SVHN_MIRRORS, command,
-        "train_32x32.mat and test_32x32.mat", subdirs=(".", "svhn", "SVHN"),
+        data_dir,
+        name,
+        SVHN_MD5.get(name),
+        download,
+        SVHN_MIRRORS,
+        command,
+        "train_32x32.mat and test_32x32.mat",
+        subdirs=(".", "svhn", "SVHN"),
     )
     fix = f"Fix: delete it and download it again with `{command}`."
 
@@ -396,7 +408,9 @@ def load_svhn(data_dir, split: str = "train", download: bool = False) -> tuple[t
     except Exception as error:  # scipy raises ValueError, TypeError, OSError... on bad files
         raise DataError(f"{path}: not a readable .mat file ({type(error).__name__}: {error}). {fix}") from error
     if "X" not in mat or "y" not in mat:
-        raise DataError(f"{path}: expected variables 'X' and 'y', found {sorted(k for k in mat if not k.startswith('__'))}. {fix}")
+        raise DataError(
+            f"{path}: expected variables 'X' and 'y', found {sorted(k for k in mat if not k.startswith('__'))}. {fix}"
+        )
     images, labels = mat["X"], np.asarray(mat["y"]).reshape(-1)
     if images.ndim != 4 or images.shape[:3] != (32, 32, 3):
         raise DataError(f"{path}: expected X of shape (32, 32, 3, N), found {images.shape}. {fix}")
@@ -407,7 +421,5 @@ def load_svhn(data_dir, split: str = "train", download: bool = False) -> tuple[t
 
     images = np.ascontiguousarray(images.transpose(3, 2, 0, 1))  # (N, C, H, W)
     x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
-    y = torch.from_numpy((labels.astype(np.int64) % 10))  # label 10 is the digit 0
+    y = torch.from_numpy(labels.astype(np.int64) % 10)  # label 10 is the digit 0
     return x, y
-
-

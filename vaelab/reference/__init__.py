@@ -23,8 +23,19 @@ from .ch05 import negative_elbo_bound as fsvae_negative_elbo_bound
 from .ch05 import sample_grid
 
 __all__ = [
-    "sample_gaussian", "log_normal", "kl_normal", "log_bernoulli_with_logits", "vae_negative_elbo_bound",
-    "log_normal_mixture", "gmvae_negative_elbo_bound", "duplicate", "log_mean_exp", "negative_iwae_bound",
-    "kl_cat", "ssvae_negative_elbo_bound", "ssvae_classification_loss", "fsvae_negative_elbo_bound",
+    "sample_gaussian",
+    "log_normal",
+    "kl_normal",
+    "log_bernoulli_with_logits",
+    "vae_negative_elbo_bound",
+    "log_normal_mixture",
+    "gmvae_negative_elbo_bound",
+    "duplicate",
+    "log_mean_exp",
+    "negative_iwae_bound",
+    "kl_cat",
+    "ssvae_negative_elbo_bound",
+    "ssvae_classification_loss",
+    "fsvae_negative_elbo_bound",
     "sample_grid",
 ]

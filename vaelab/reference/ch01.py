@@ -39,7 +39,8 @@ def sample_gaussian(m: torch.Tensor, v: torch.Tensor, generator: torch.Generator
 def log_normal(x: torch.Tensor, m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Log-density of a Gaussian with diagonal covariance, summed over the last dimension.
 
-    .. math:: \\log N(x; m, \\mathrm{diag}(v)) = -\\tfrac12 \\sum_i \\big(\\log 2\\pi + \\log v_i + (x_i - m_i)^2 / v_i\\big)
+    .. math:: \\log N(x; m, \\mathrm{diag}(v))
+              = -\\tfrac12 \\sum_i \\big(\\log 2\\pi + \\log v_i + (x_i - m_i)^2 / v_i\\big)
 
     Args:
         x, m, v: ``(..., Z)``, mutually broadcastable; ``v > 0``.

@@ -14,7 +14,7 @@ import torch
 
 from ..chapters import call_with_generator, load
 
-__all__ = ['log_normal_mixture', 'negative_elbo_bound']
+__all__ = ["log_normal_mixture", "negative_elbo_bound"]
 
 
 def log_normal_mixture(z: torch.Tensor, m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 
 from ..chapters import call_with_generator, load
 
-__all__ = ['duplicate', 'log_mean_exp', 'negative_iwae_bound']
+__all__ = ["duplicate", "log_mean_exp", "negative_iwae_bound"]
 
 
 def duplicate(x: torch.Tensor, rep: int) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..chapters import call_with_generator, load
 
-__all__ = ['kl_cat', 'negative_elbo_bound', 'classification_loss']
+__all__ = ["kl_cat", "negative_elbo_bound", "classification_loss"]
 
 
 def kl_cat(q: torch.Tensor, log_q: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:

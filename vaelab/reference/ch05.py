@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..chapters import call_with_generator, load
 
-__all__ = ['negative_elbo_bound', 'sample_grid']
+__all__ = ["negative_elbo_bound", "sample_grid"]
 
 
 def negative_elbo_bound(model, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None):
@@ -54,7 +54,9 @@ def sample_grid(model, n_styles: int = 20, generator: torch.Generator | None = N
         ``(Y, n_styles, C, H, W)`` means clipped to [0, 1].
     """
     device = next(model.parameters()).device
-    z = torch.randn(n_styles, model.z_dim, generator=generator, device=generator.device if generator else device).to(device)
+    z = torch.randn(n_styles, model.z_dim, generator=generator, device=generator.device if generator else device).to(
+        device
+    )
     rows = []
     with torch.no_grad():
         for label in range(model.y_dim):
