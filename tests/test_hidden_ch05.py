@@ -79,9 +79,10 @@ def test_negative_elbo_bound_accepts_correct_answers_even_with_a_wrong_helper(an
     assert kl_normal is not ref.kl_normal  # the substitution was undone
 
 
-def test_visible_check_points_at_a_failing_helper():
-    with pytest.raises(AssertionError, match="it calls your kl_normal, which fails its own check"):
-        check_fsvae_elbo(nelbo_reference_style)
+def test_visible_check_judges_the_function_on_its_own_and_names_the_failing_helper(capsys):
+    check_fsvae_elbo(nelbo_reference_style)  # the reference helpers are installed here, as in the grader
+    printed = capsys.readouterr().out
+    assert "but your kl_normal fails its own check" in printed and "✓ negative_elbo_bound" in printed
 
 
 def make_wrong(style):
