@@ -34,7 +34,7 @@ Commands (run with the course's virtualenv: kernels are started with this Python
         errors. --db URL also writes every result to a gradebook database (nbgrader's tables
         and autograder_result; PostgreSQL or SQLite) and --shard i/N grades only the i-th of N
         disjoint parts of the class (by student id), for several machines sharing one --db
-        gradebook. See `autograder.grade` and `autograder.gradebook`.
+        gradebook. See `autograder.batch` and `autograder.gradebook`.
 
     check NOTEBOOK [--timeout SECONDS]
         The student's self-check: run NOTEBOOK in fast mode with its visible checks only (the
@@ -63,12 +63,21 @@ file name (student id: the participant id); Blackboard
 the latest attempt counts, receipts are ignored). The chapter is the chapter id that the
 notebook's file name contains (`01_vae` in `01_VAE-1.ipynb`).
 
-Modules: `cli` (arguments), `release`, `grade`, `check`, `book` (the commands), `inputs` (finding
-submissions), `course` (a temporary nbgrader course and the nbgrader steps run in it),
-`gradebook` (the database gradebook and the shards), `execute`
-(nbgrader's execution step, hardened: time limits, dead kernels, output caps, the test guard),
-`sandbox` (the kernel's sandbox and limits), `feedback` (feedback pages, the class summary, the
-export), `notebooks` (canonical writing, the student view, the leak check, the kernel
-environment), `testing` (helpers for end-to-end tests of the chapters), `hidden` (the hidden-test
-logic that the source notebooks call).
+Modules (see ARCHITECTURE.md for who imports whom):
+
+- commands: `cli` (arguments), `release`, `batch` (`grade`: a class), `check`, `book`;
+- grading one submission: `grade` (the pipeline), `preflight` (reading it, what it changed),
+  `runner` (nbgrader in a course copy: the run), `classify` (status, notes, named mistakes:
+  pure), `result` (`Result`, `CellScore`, statuses, CSV columns, stored results), `feedback`
+  (pages, class summary, export), `gradebook` (the database and the shards), `inputs` (finding
+  submissions);
+- running untrusted code: `course` (a temporary nbgrader course and its steps), `execute`
+  (nbgrader's execution step, hardened: time limits, dead kernels, output caps, the guard),
+  `report` (`ExecutionReport`: what happened while a notebook ran), `sandbox` (the kernel's
+  sandbox and limits, the course library and its hash), `guard` (the test guard, run inside the
+  kernel);
+- shared: `files` (the repository's root, hashes, atomic writes), `notebooks` (canonical
+  writing, the student view, the leak check, nbgrader's cell metadata, the kernel
+  environment), `testing` (helpers for end-to-end tests of the chapters), `hidden` (the
+  hidden-test logic that the source notebooks call).
 """

@@ -1,5 +1,11 @@
 """The command line: `python -m autograder release|grade|check|export|book` (see the package
-docstring)."""
+docstring).
+
+Each command is two functions: `_add_<command>(commands)` declares its arguments, and
+`_<command>(args)` runs it and returns the exit code; `COMMANDS` lists them. A new command is
+one more pair and one more entry. The commands' modules are imported when the command runs, so
+that `--help` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,20 @@ import argparse
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from .files import REPO
+from .inputs import UsageError
 
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m autograder", description=(
         "Release student notebooks, grade submissions and build the book's notebooks."))
     commands = main.add_subparsers(dest="command", required=True)
+    for add, _ in COMMANDS.values():
+        add(commands)
+    return main
 
+
+def _add_release(commands) -> None:
     release = commands.add_parser("release", help="regenerate chapters/ from solutions/")
     release.add_argument("--solutions", type=Path, default=REPO / "solutions",
                          help="source notebooks (default: %(default)s)")
@@ -23,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("--check", action="store_true",
                          help="write nothing; exit 1 naming the notebooks that differ")
 
+
+def _add_grade(commands) -> None:
     grade = commands.add_parser("grade", help="autograde a folder or .zip of submissions")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
                        help="folder (or .zip) of <student>/<chapter>.ipynb, or a Canvas, "
@@ -57,12 +71,16 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--solutions", type=Path, default=REPO / "solutions",
                        help="source notebooks (default: %(default)s)")
 
+
+def _add_check(commands) -> None:
     check = commands.add_parser("check", help="run the visible checks of your own notebook")
     check.add_argument("notebook", type=Path, metavar="NOTEBOOK",
                        help="your chapters/NN_name.ipynb")
     check.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
                        help="execution time limit per cell (default: %(default)s)")
 
+
+def _add_export(commands) -> None:
     export = commands.add_parser("export", help="write DIR/export.csv for the LMS gradebook")
     export.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="the folder that `grade` wrote (it holds grades.csv)")
@@ -73,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
                              "URL` shard wrote) and also write DIR/grades.csv and "
                              "DIR/summary.html from it")
 
+
+def _add_book(commands) -> None:
     book = commands.add_parser("book", help="execute the solutions into the book's notebooks")
     book.add_argument("--fast", action="store_true",
                       help="fast mode for the kernel (also when VAELAB_FAST=1)")
@@ -87,7 +107,19 @@ def parser() -> argparse.ArgumentParser:
     book.add_argument("--instructor", action="store_true",
                       help="instructor edition: the executed solutions unchanged, plus OUT/_toc.yml and "
                            "OUT/_config.yml to build it with (see `make book-instructor`)")
-    return main
+
+
+def _add_handout(commands) -> None:
+    handout = commands.add_parser("handout", help="write the student edition (no answers) into a new folder")
+    handout.add_argument("--out", type=Path, required=True, metavar="DIR",
+                         help="a new or empty folder, outside this repository")
+    handout.add_argument("--solved", metavar="CHAPTER[,CHAPTER...]", default="",
+                         help="chapters whose solution ships too (reference module and executed solution "
+                              "notebook), e.g. 01_vae after its deadline")
+    handout.add_argument("--solutions", type=Path, default=REPO / "solutions",
+                         help="source notebooks (default: %(default)s)")
+    handout.add_argument("--chapters", type=Path, default=REPO / "chapters",
+                         help="released student notebooks (default: %(default)s)")
 
 
 def memory_size(text: str) -> int:
@@ -102,50 +134,81 @@ def memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4G, 512M)") from None
 
 
+def _release(args) -> int:
+    from .release import release
+    return release(args.solutions, args.chapters, args.check)
+
+
+def _grade(args) -> int:
+    from .batch import Options, grade
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    return grade(args.submissions, args.out, args.solutions, Options(
+        timeout=args.timeout, notebook_timeout=args.notebook_timeout,
+        memory_limit=args.memory_limit, max_output_bytes=args.max_output,
+        isolation=args.isolation, jobs=args.jobs, force=args.force, db=args.db,
+        shard=args.shard))
+
+
+def _check(args) -> int:
+    from .check import check
+    return check(args.notebook, args.timeout)
+
+
+def _handout(args) -> int:
+    from .handout import HandoutError, build, parse_solved
+    try:
+        handout = build(args.out, parse_solved(args.solved), args.solutions, args.chapters)
+    except HandoutError as error:
+        raise UsageError(str(error)) from None
+    solved = ", ".join(handout.solved) or "none"
+    print(f"wrote the student handout to {handout.root} ({len(handout.files)} files; solved chapters: {solved})")
+    return 0
+
+
+def _export(args) -> int:
+    from .feedback import export, write_class_files
+    if args.db:
+        from .gradebook import ClassGradebook
+        database = ClassGradebook(args.db)
+        try:
+            results = database.results()
+        finally:
+            database.close()
+        if not results:
+            raise UsageError(f"the gradebook {args.db} holds no results: run "
+                             "`python -m autograder grade ... --db URL` first")
+        for path in write_class_files(args.out, results):
+            print(f"wrote {path}")
+    path = export(args.out, args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def _book(args) -> int:
+    from .book import build
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    return build(args.solutions, args.out, args.fast, args.timeout, instructor=args.instructor,
+                 jobs=args.jobs)
+
+
+#: Each command: (the function that declares its arguments, the function that runs it).
+COMMANDS = {
+    "release": (_add_release, _release),
+    "grade": (_add_grade, _grade),
+    "check": (_add_check, _check),
+    "export": (_add_export, _export),
+    "book": (_add_book, _book),
+    "handout": (_add_handout, _handout),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; returns its exit code (2 on usage errors)."""
     args = parser().parse_args(argv)
-    # Imported here so that `--help` stays quick.
-    from .grade import UsageError
     try:
-        if args.command == "release":
-            from .release import release
-            return release(args.solutions, args.chapters, args.check)
-        if args.command == "grade":
-            from .grade import Options, grade
-            if args.jobs < 1:
-                raise UsageError("--jobs must be at least 1")
-            return grade(args.submissions, args.out, args.solutions, Options(
-                timeout=args.timeout, notebook_timeout=args.notebook_timeout,
-                memory_limit=args.memory_limit, max_output_bytes=args.max_output,
-                isolation=args.isolation, jobs=args.jobs, force=args.force, db=args.db,
-                shard=args.shard))
-        if args.command == "check":
-            from .check import check
-            return check(args.notebook, args.timeout)
-        if args.command == "export":
-            from .feedback import export
-            if args.db:
-                from .grade import write_class_files
-                from .gradebook import ClassGradebook
-                database = ClassGradebook(args.db)
-                try:
-                    results = database.results()
-                finally:
-                    database.close()
-                if not results:
-                    raise UsageError(f"the gradebook {args.db} holds no results: run "
-                                     "`python -m autograder grade ... --db URL` first")
-                for path in write_class_files(args.out, results):
-                    print(f"wrote {path}")
-            path = export(args.out, args.format)
-            print(f"wrote {path}")
-            return 0
-        from .book import build
-        if args.jobs < 1:
-            raise UsageError("--jobs must be at least 1")
-        return build(args.solutions, args.out, args.fast, args.timeout, instructor=args.instructor,
-                     jobs=args.jobs)
+        return COMMANDS[args.command][1](args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -42,11 +42,12 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 from nbgrader.preprocessors.base import NbGraderPreprocessor
-from nbgrader.utils import capture_log, is_grade, is_solution, temp_attrs
+from nbgrader.utils import capture_log, temp_attrs
 from traitlets.config import Config
 
 from . import notebooks
 from .execute import GuardedExecute
+from .sandbox import Sandbox
 
 STUDENT = "student"
 
@@ -83,7 +84,7 @@ class ShortTestTracebacks(NbGraderPreprocessor):
     mistake`). A full traceback would print the lines of the hidden tests it passed through."""
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
-        if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell):
+        if cell.cell_type == "code" and notebooks.is_test(cell):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output.traceback = [f"{output.get('ename')}: {output.get('evalue')}"]
@@ -115,25 +116,20 @@ class Course:
         self.coursedir = CourseDirectory(config=self.config)
         self.log = ""
 
-    def sandbox(self, *, isolation: str, lib: Path, run: Path, report: Path,
-                notebook_timeout: int, memory_limit: int, max_output_bytes: int,
-                environment: dict[str, str], guard: bool = True) -> None:
-        """How `autograde` runs the kernel: `isolation` (`bwrap` or `rlimits`), the course
-        library `lib` it imports, the folder `run` for its sockets, the JSON `report` of
-        `GuardedExecute`, the limits, the kernel's extra `environment`."""
-        self.config.GuardedExecute.notebook_timeout = notebook_timeout
-        self.config.GuardedExecute.max_output_bytes = max_output_bytes
+    def sandbox(self, box: Sandbox, *, report: Path, environment: dict[str, str],
+                guard: bool = True) -> None:
+        """How `autograde` runs the kernel: in the sandbox `box` (`autograder.sandbox`), under
+        its limits, with the JSON `report` of `GuardedExecute` and the kernel's extra
+        `environment`."""
+        self.config.Execute.timeout = box.limits.timeout
+        self.config.GuardedExecute.notebook_timeout = box.limits.notebook_timeout
+        self.config.GuardedExecute.max_output_bytes = box.limits.max_output_bytes
         self.config.GuardedExecute.guard = guard
         self.config.GuardedExecute.report_path = str(report)
-        self.config.GuardedExecute.lib_dir = str(lib)
-        manager = self.config.SandboxedKernelManager
-        manager.isolation = isolation
-        manager.lib_dir = str(lib)
-        manager.run_dir = str(run)
-        manager.memory_limit = memory_limit
-        # CPU seconds: the notebook's time limit plus start-up; a backstop for the wall clock.
-        manager.cpu_limit = notebook_timeout + 60 if notebook_timeout else 0
-        manager.kernel_environment = dict(environment)
+        self.config.GuardedExecute.lib_dir = str(box.lib)
+        for name, value in box.kernel_settings().items():
+            setattr(self.config.SandboxedKernelManager, name, value)
+        self.config.SandboxedKernelManager.kernel_environment = dict(environment)
 
     def path(self, step: str, chapter: str, extension: str = ".ipynb") -> Path:
         """The notebook of `chapter` in the folder of nbgrader's `step` (source, release, ...)."""

@@ -14,25 +14,23 @@ self-check (`autograder.check`), and adds:
   the CPU limit), the cell gets a `DeadKernelError` output that says how it died, the remaining
   cells are marked as not run, and the notebook is still graded (nbgrader alone fails it);
   a kernel that ignores interrupts after a cell timeout is shut down the same way;
-- **capped outputs** (`max_output_bytes` per cell): what a cell prints beyond the cap is
-  dropped as it arrives, with a note, so a cell printing 100 MB costs neither memory nor a huge
-  feedback page;
+- **capped outputs** (`max_output_bytes`): every output message is capped as it arrives, before
+  nbclient turns it into an output (`cap_message`), with a note in the cell, so a cell printing
+  100 MB costs neither memory nor a huge feedback page. The stream, display and result outputs
+  of a cell share one budget of `max_output_bytes`; an error and a display update are each
+  capped at `max_output_bytes` on their own (the named mistake of a test must survive a cell
+  that printed a lot; an update replaces an output, it does not add one). A rich output over
+  its room keeps only its plain text, cut to fit;
 - **guarded tests** (`guard`, on when grading): before the first cell that a student can edit,
-  a snapshot of the modules the locked cells import (`vaelab.*`, `autograder.*`), of `torch`,
-  `math`, `numpy`, `builtins`, of the import machinery, of IPython's exception handlers and
-  event hooks. Before each test cell everything is restored from it (so replacing
-  `vaelab.checks.check_against_reference` or `autograder.hidden.chNN.test_fn` beforehand, or
-  planting a fake `autograder` package in the working folder, changes nothing: the real tests
-  run), and after it the same snapshot is compared again: a test during which a function of
-  those modules was replaced scores 0 (`TamperingError` output). What was restored or found is
-  in `report`.
+  the kernel runs `autograder.guard` and keeps its snapshot of the test machinery. Before each
+  test cell everything is restored from it (so replacing `vaelab.reference.checks.check_against_reference`
+  or `autograder.hidden.chNN.test_fn` beforehand, or planting a fake `autograder` package in the
+  working folder, changes nothing: the real tests run), and after it the snapshot is compared
+  again: a test during which a function of those modules was replaced scores 0
+  (`TamperingError` output).
 
-Everything that happened is written as JSON to `report_path` for `grade` (the notebook's
-metadata does not survive nbgrader's later steps).
-
-The guard runs inside the student's Python process, so it cannot be absolute: it defeats the
-direct patches above and makes the indirect ones visible; `grade` also lists the cells whose
-source reaches for the grader's internals (`suspicious_code`) for a human to review.
+Everything that happened is in `report` (`autograder.report.ExecutionReport`), also written to
+`report_path` for `grade` (the notebook's metadata does not survive nbgrader's later steps).
 """
 
 from __future__ import annotations
@@ -44,139 +42,109 @@ import time
 from pathlib import Path
 
 from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
 
+from . import guard, notebooks, report
+from .report import (
+    CELL_TIMEOUT,
+    DEAD_KERNEL,
+    NOTEBOOK_TIMEOUT,
+    TAMPERING,
+    ExecutionReport,
+    KernelDeath,
+    Tampering,
+    describe_death,
+    error_output,
+)
 from .sandbox import SandboxedKernelManager, exit_status
 
-#: Module prefixes whose state the guard snapshots and restores.
-COURSE_PACKAGES = ("vaelab", "autograder")
-#: Third-party and standard modules whose attributes the guard also restores (when imported).
-WATCHED_MODULES = ("builtins", "math", "torch", "torch.nn.functional", "torch.testing",
-                   "numpy", "numpy.testing")
-
-#: Installed in the kernel before the first cell a student can edit. `{name}` is a random
-#: attribute of `sys` that holds the guard; `{modules}` the course modules to import first.
-GUARD_INSTALL = r'''
-def _install(modules, lib):
-    import builtins, importlib, sys
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            pass
-    course = ("vaelab", "autograder")
-    watched = {watched}
-
-    def snapshot():
-        mods = {{n: m for n, m in sys.modules.items()
-                 if m is not None and (n.split(".")[0] in course or n in watched)}}
-        attrs = {{}}
-        for n, m in mods.items():
-            attrs[n] = dict(vars(m))
-            for a, v in list(vars(m).items()):
-                if isinstance(v, type) and getattr(v, "__module__", None) == n:
-                    attrs[n + ":" + a] = (v, dict(vars(v)))
-        return mods, attrs
-
-    mods, attrs = snapshot()
-    shell = get_ipython()
-    saved = dict(
-        meta_path=list(sys.meta_path), path_hooks=list(sys.path_hooks),
-        path=[lib] + [p for p in sys.path if p != lib],
-        excepthook=sys.excepthook, custom=(shell.custom_exceptions, shell.CustomTB),
-        events={{k: list(v) for k, v in shell.events.callbacks.items()}},
-        import_module=importlib.import_module, reload=importlib.reload)
-
-    # ipykernel rebinds input() for every execution
-    volatile = ("builtins.input", "builtins.raw_input", "builtins.getpass")
-
-    def same_method(a, b):
-        return (getattr(a, "__func__", None) is not None and getattr(a, "__func__", 0) is getattr(b, "__func__", 1)
-                and getattr(a, "__self__", 0) is getattr(b, "__self__", 1))
-
-    def untrusted(value):
-        code = getattr(value, "__code__", None) or getattr(getattr(value, "__func__", None), "__code__", None)
-        if code is None:
-            return False
-        trusted = (lib, sys.prefix, sys.base_prefix, sys.exec_prefix, "<frozen")
-        return not code.co_filename.startswith(trusted)
-
-    def differences():
-        found = []
-        for n, m in mods.items():
-            if sys.modules.get(n) is not m:
-                found.append(f"sys.modules[{{n!r}}]")
-        for n, m in list(sys.modules.items()):
-            if m is not None and n.split(".")[0] in course and n not in mods:
-                if not (getattr(m, "__file__", None) or "").startswith(lib):
-                    found.append(f"module {{n}} from {{getattr(m, '__file__', None)}}")
-        for key, saved_attrs in attrs.items():
-            if ":" in key:
-                n, cls_name = key.split(":", 1)
-                cls, saved_attrs = saved_attrs
-                current = vars(cls)
-                label = f"{{n}}.{{cls_name}}"
-            else:
-                current = vars(mods[key])
-                label = key
-            for a, old in saved_attrs.items():
-                new = current.get(a, old)
-                if new is old or f"{{label}}.{{a}}" in volatile or same_method(new, old):
-                    continue
-                if callable(old) or untrusted(new):
-                    found.append(f"{{label}}.{{a}}")
-        return found
-
-    def restore():
-        found = differences()
-        for n, m in mods.items():
-            sys.modules[n] = m
-        for n in [n for n, m in sys.modules.items() if n.split(".")[0] in course and n not in mods]:
-            if not (getattr(sys.modules[n], "__file__", None) or "").startswith(lib):
-                del sys.modules[n]
-        for key, saved_attrs in attrs.items():
-            if ":" in key:
-                cls, saved_attrs = saved_attrs
-                for a, v in saved_attrs.items():
-                    if vars(cls).get(a, v) is not v:
-                        try:
-                            setattr(cls, a, v)
-                        except (AttributeError, TypeError):
-                            pass
-            else:
-                vars(mods[key]).update(saved_attrs)
-        sys.meta_path[:] = saved["meta_path"]
-        sys.path_hooks[:] = saved["path_hooks"]
-        sys.path[:] = saved["path"]
-        sys.path_importer_cache.clear()
-        sys.excepthook = saved["excepthook"]
-        sys.settrace(None)
-        sys.setprofile(None)
-        importlib.import_module = saved["import_module"]
-        importlib.reload = saved["reload"]
-        shell.custom_exceptions, shell.CustomTB = saved["custom"]
-        for k, v in saved["events"].items():
-            shell.events.callbacks[k][:] = v
-        return found
-
-    return restore, differences
-
-import sys as _sys
-setattr(_sys, {name!r}, _install({modules!r}, {lib!r}))
-del _install, _sys
-'''
-
-#: Run before a test cell; the user expression returns what had to be restored (JSON).
-GUARD_RESTORE = "getattr(__import__('sys'), {name!r})[0]()"
-#: Run after a test cell; the user expression returns what changed during it (JSON).
-GUARD_CHECK = "getattr(__import__('sys'), {name!r})[1]()"
+__all__ = ["GuardedExecute", "cap_message", "describe_death", "imported_course_modules"]
 
 TRUNCATED = "\n... output truncated by the autograder: more than {limit} bytes in this cell ...\n"
+#: The kernel messages that carry an output: every one is capped.
+OUTPUT_MESSAGES = ("stream", "display_data", "execute_result", "update_display_data", "error")
+#: Capped each on its own at the whole limit rather than from the cell's budget.
+OWN_ALLOWANCE = ("error", "update_display_data")
+#: Run before a test cell; the user expression returns what had to be restored (JSON).
+GUARD_RESTORE = "getattr(__import__('sys'), {name!r}).restore()"
+#: Run after a test cell; the user expression returns what changed during it (JSON).
+GUARD_CHECK = "getattr(__import__('sys'), {name!r}).differences()"
 
+
+# ---------------------------------------------------------------------------------------------
+# Output caps (pure functions of a kernel message)
+
+def _length(value) -> int:
+    return len(value) if isinstance(value, str) else len(json.dumps(value))
+
+
+def output_size(msg_type: str, content: dict) -> int:
+    """The size of an output message's content, in characters."""
+    if msg_type == "stream":
+        return _length(content.get("text", ""))
+    if msg_type == "error":
+        return sum(_length(content.get(key, "")) for key in ("ename", "evalue", "traceback"))
+    metadata = content.get("metadata") or {}
+    return (sum(_length(v) for v in (content.get("data") or {}).values())
+            + (_length(metadata) if metadata else 0))
+
+
+def _clip_lines(lines: list[str], room: int) -> list[str]:
+    """The first lines of `lines` that fit in `room` characters, the last one cut."""
+    kept = []
+    for line in lines:
+        line = str(line)
+        if room <= 0:
+            break
+        kept.append(line[:room])
+        room -= len(line)
+    return kept
+
+
+def shrink(msg_type: str, content: dict, room: int) -> dict:
+    """`content` cut to at most about `room` characters: a stream's text; an error's value
+    and the first lines of its traceback (its name is kept); a rich output's plain text only (a cut HTML page or
+    image would be broken), without its metadata."""
+    if msg_type == "stream":
+        return {**content, "text": str(content.get("text", ""))[:room]}
+    if msg_type == "error":  # the value gets half the room at most, the traceback the rest
+        evalue = str(content.get("evalue", ""))[:room // 2]
+        return {**content, "evalue": evalue,
+                "traceback": _clip_lines(list(content.get("traceback") or []), room - len(evalue))}
+    plain = (content.get("data") or {}).get("text/plain", "")
+    plain = plain if isinstance(plain, str) else ""
+    return {**content, "data": {"text/plain": plain[:room]}, "metadata": {}}
+
+
+def cap_message(msg: dict, budget: int, limit: int) -> tuple[dict | None, int, bool]:
+    """`(message, budget left, truncated)` for an output message under a cell's `budget` (see
+    the module docstring: `OWN_ALLOWANCE` messages get `limit` each); the message is None
+    when nothing of it fits (the cell's budget is spent). The message's type, in its header
+    too, is unchanged."""
+    msg_type = msg["msg_type"]
+    own = msg_type in OWN_ALLOWANCE
+    room = limit if own else budget
+    size = output_size(msg_type, msg["content"])
+    if size <= room:
+        return msg, budget if own else budget - size, False
+    if room <= 0:
+        return None, budget, True
+    return {**msg, "content": shrink(msg_type, msg["content"], room)}, budget if own else 0, True
+
+
+def truncation_note(msg: dict, limit: int) -> dict:
+    """A stream message, in reply to the same request as `msg`, saying that output was cut."""
+    return {**msg, "msg_type": "stream", "header": {**msg["header"], "msg_type": "stream"},
+            "content": {"name": "stdout", "text": TRUNCATED.format(limit=limit)}}
+
+
+# ---------------------------------------------------------------------------------------------
+# The guard's code, as the kernel runs it
 
 def imported_course_modules(cells: list[NotebookNode]) -> list[str]:
     """The `vaelab` / `autograder` modules that the import statements of `cells` name."""
@@ -192,7 +160,7 @@ def imported_course_modules(cells: list[NotebookNode]) -> list[str]:
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-            found += [n for n in names if n.split(".")[0] in COURSE_PACKAGES and n not in found]
+            found += [n for n in names if n.split(".")[0] in guard.COURSE and n not in found]
     return found
 
 
@@ -202,39 +170,21 @@ def _python_only(source: str) -> str:
                      for line in source.splitlines())
 
 
-def _grade_id(cell: NotebookNode, index: int) -> str:
-    return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+def guard_install_code(name: str, modules: list[str], lib: str) -> str:
+    """The code that installs `autograder.guard` in a kernel, as `sys.<name>`: the module's
+    source runs in a namespace of its own (nothing is left in the notebook's namespace, nor in
+    `sys.modules`)."""
+    source = Path(guard.__file__).read_text(encoding="utf-8")
+    return "\n".join([
+        "import sys as _sys",
+        "_namespace = {'__name__': '_autograder_guard'}",
+        f"exec(compile({source!r}, '<autograder guard>', 'exec'), _namespace)",
+        f"setattr(_sys, {name!r}, _namespace['install']({modules!r}, {lib!r}, get_ipython()))",
+        "del _sys, _namespace"])
 
 
-def _error(ename: str, evalue: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"{ename}: {evalue}"])
-
-
-def _size(output: NotebookNode) -> int:
-    if output.get("output_type") == "stream":
-        return len(output.get("text", ""))
-    data = output.get("data", {})
-    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
-
-
-def describe_death(code: int | None, signal_number: int | None) -> str:
-    """Why a kernel process ended, in words."""
-    import signal as signals
-    if signal_number is not None:
-        try:
-            name = signals.Signals(signal_number).name
-        except ValueError:
-            name = f"signal {signal_number}"
-        hint = {"SIGKILL": " (killed: out of memory, or the code killed its own process)",
-                "SIGXCPU": " (the CPU-time limit)",
-                "SIGSEGV": " (a crash in compiled code, often after running out of memory)",
-                "SIGABRT": " (aborted, often after running out of memory)"}.get(name, "")
-        return f"killed by {name}{hint}"
-    if code is None:
-        return "it stopped responding"
-    return f"exited with code {code} (did the code call os._exit, sys.exit or exit()?)"
-
+# ---------------------------------------------------------------------------------------------
+# The execution step
 
 class GuardedExecute(Execute):
     """See the module docstring."""
@@ -255,98 +205,103 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         # As ExecutePreprocessor.preprocess, cell by cell with the guards (see the docstring).
-        from nbclient import NotebookClient
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        self.report = {"timed_out": [], "not_run": [], "truncated": [], "tampering": [],
-                       "restored": [], "kernel_death": None, "notebook_timeout": False,
-                       "unresponsive": None, "guard": "off" if not self.guard else "not needed"}
+        self.report = ExecutionReport(guard="not needed" if self.guard else "off")
+        self._deadline: float | None = None  # set once the kernel is ready: start-up is free
+        self._stopped: tuple[str, str] | None = None  # the error of the cells not run
+        self._guard_name = f"_autograder_guard_{secrets.token_hex(8)}"
+        self._guard_ready = False
+        self.timeout_func = self._cell_timeout
         start = time.monotonic()
-        deadline = None  # set once the kernel is ready: its start-up does not count
-
-        def cell_timeout(cell):
-            limit = self.timeout if self.timeout and self.timeout > 0 else None
-            if deadline is not None:
-                left = max(1, int(deadline - time.monotonic() + 0.999))
-                limit = left if limit is None else min(limit, left)
-            return limit
-
-        self.timeout_func = cell_timeout
-        stopped = ""
-        guard_name = f"_autograder_guard_{secrets.token_hex(8)}"
-        guard_ready = False
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 if self.notebook_timeout:
-                    deadline = time.monotonic() + self.notebook_timeout
+                    self._deadline = time.monotonic() + self.notebook_timeout
                 for index, cell in enumerate(self.nb.cells):
-                    if cell.cell_type != "code" or not cell.source.strip():
-                        continue
-                    grade_id = _grade_id(cell, index)
-                    if not stopped and deadline is not None and time.monotonic() >= deadline:
-                        self.report["notebook_timeout"] = True
-                        stopped = (f"NotebookTimeout: not run, the notebook ran out of its time "
-                                   f"limit ({self.notebook_timeout} s)")
-                    if stopped:
-                        ename, _, evalue = stopped.partition(": ")
-                        cell.outputs = [_error(ename, evalue)]
-                        self.report["not_run"].append(grade_id)
-                        continue
-                    test = nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell)
-                    if self.guard and not guard_ready and not nbgrader_utils.is_locked(cell):
-                        guard_ready = self._install_guard(guard_name)
-                        self.report["guard"] = "installed" if guard_ready else "failed"
-                    if self.guard and guard_ready and test:
-                        restored = self._silent(GUARD_RESTORE.format(name=guard_name))
-                        self.report["restored"] += [r for r in restored or []
-                                                    if r not in self.report["restored"]]
-                    self._cell_budget = self.max_output_bytes
-                    self._cell_truncated = False
-                    try:
-                        self.preprocess_cell(cell, resources, index)
-                    except DeadKernelError:
-                        code, signal_number = exit_status(self.km)
-                        how = describe_death(code, signal_number)
-                        self.report["kernel_death"] = {"cell": grade_id, "code": code,
-                                                       "signal": signal_number, "how": how}
-                        cell.outputs.append(_error(
-                            "DeadKernelError", f"the kernel died while running this cell: {how}"))
-                        stopped = "DeadKernelError: not run, the kernel had died"
-                        continue
-                    except CellTimeoutError:
-                        # The kernel ignored the interrupt after a timeout: stop it.
-                        cell.outputs.append(_error(
-                            "CellTimeoutError", "the cell did not stop when interrupted after "
-                            "its time limit; the kernel was shut down"))
-                        self.report["timed_out"].append(grade_id)
-                        self.report["unresponsive"] = grade_id
-                        self._kill()
-                        stopped = "CellTimeoutError: not run, the kernel had to be shut down"
-                        continue
-                    finally:
-                        if self._cell_truncated:
-                            self.report["truncated"].append(grade_id)
-                    if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
-                        self.report["timed_out"].append(grade_id)
-                        if deadline is not None and time.monotonic() >= deadline:
-                            self.report["notebook_timeout"] = True
-                    if self.guard and guard_ready and test:
-                        changed = self._silent(GUARD_CHECK.format(name=guard_name))
-                        if changed:
-                            self.report["tampering"].append({"cell": grade_id,
-                                                             "changed": changed})
-                            cell.outputs.append(_error(
-                                "TamperingError", "the grader's test machinery was modified "
-                                f"while this test ran ({', '.join(changed[:5])}): no points"))
+                    if cell.cell_type == "code" and cell.source.strip():
+                        self._run_cell(index, cell, resources)
         finally:
-            self.report["seconds"] = round(time.monotonic() - start, 1)
+            self.report.seconds = round(time.monotonic() - start, 1)
             if self.report_path:
-                Path(self.report_path).write_text(json.dumps(self.report, indent=1))
+                report.save(Path(self.report_path), self.report)
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _cell_timeout(self, cell) -> int | None:
+        """The cell's time limit: nbgrader's per-cell timeout, or less when the notebook's
+        time is nearly spent."""
+        limit = self.timeout if self.timeout and self.timeout > 0 else None
+        if self._deadline is not None:
+            left = max(1, int(self._deadline - time.monotonic() + 0.999))
+            limit = left if limit is None else min(limit, left)
+        return limit
+
+    def _out_of_time(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def _run_cell(self, index: int, cell: NotebookNode, resources) -> None:
+        """Runs one code cell, or marks it as not run; restores and checks the test machinery
+        around a test cell."""
+        label = notebooks.cell_label(cell, index)
+        if not self._stopped and self._out_of_time():
+            self.report.notebook_timeout = True
+            self._stopped = (NOTEBOOK_TIMEOUT, "not run, the notebook ran out of its time "
+                                               f"limit ({self.notebook_timeout} s)")
+        if self._stopped:
+            cell.outputs = [error_output(*self._stopped)]
+            self.report.not_run.append(label)
+            return
+        if self.guard and not self._guard_ready and not nbgrader_utils.is_locked(cell):
+            self._guard_ready = self._install_guard()
+            self.report.guard = "installed" if self._guard_ready else "failed"
+        guarded = self.guard and self._guard_ready and notebooks.is_test(cell)
+        if guarded:
+            restored = self._silent(GUARD_RESTORE.format(name=self._guard_name))
+            self.report.restored += [r for r in restored or [] if r not in self.report.restored]
+        if self._execute(index, cell, resources, label) and guarded:
+            changed = self._silent(GUARD_CHECK.format(name=self._guard_name))
+            if changed:
+                self.report.tampering.append(Tampering(label, changed))
+                cell.outputs.append(error_output(
+                    TAMPERING, "the grader's test machinery was modified while this test ran "
+                               f"({', '.join(changed[:5])}): no points"))
+
+    def _execute(self, index: int, cell: NotebookNode, resources, label: str) -> bool:
+        """Executes the cell; False when the kernel is gone after it (the cells after it are
+        then not run)."""
+        self._cell_budget = self.max_output_bytes
+        self._cell_truncated = False
+        try:
+            self.preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            code, signal_number = exit_status(self.km)
+            how = describe_death(code, signal_number)
+            self.report.kernel_death = KernelDeath(label, code, signal_number, how)
+            cell.outputs.append(error_output(
+                DEAD_KERNEL, f"the kernel died while running this cell: {how}"))
+            self._stopped = (DEAD_KERNEL, "not run, the kernel had died")
+            return False
+        except CellTimeoutError:  # the kernel ignored the interrupt after a timeout: stop it
+            cell.outputs.append(error_output(
+                CELL_TIMEOUT, "the cell did not stop when interrupted after its time limit; "
+                              "the kernel was shut down"))
+            self.report.timed_out.append(label)
+            self.report.unresponsive = label
+            self._kill()
+            self._stopped = (CELL_TIMEOUT, "not run, the kernel had to be shut down")
+            return False
+        finally:
+            if self._cell_truncated:
+                self.report.truncated.append(label)
+        if any(o.get("ename") == CELL_TIMEOUT for o in cell.outputs):
+            self.report.timed_out.append(label)
+            if self._out_of_time():
+                self.report.notebook_timeout = True
+        return True
 
     def _kill(self) -> None:
         try:
@@ -373,40 +328,34 @@ class GuardedExecute(Execute):
         except (ValueError, SyntaxError):
             return None
 
-    def _install_guard(self, name: str) -> bool:
+    def _install_guard(self) -> bool:
         locked = [c for c in self.nb.cells if c.cell_type == "code" and nbgrader_utils.is_locked(c)]
-        code = GUARD_INSTALL.format(name=name, modules=imported_course_modules(locked),
-                                    lib=self.lib_dir, watched=tuple(WATCHED_MODULES))
-        msg_id = self.kc.execute(code, silent=True, store_history=False)
-        reply = self.wait_for_reply(msg_id)
+        code = guard_install_code(self._guard_name, imported_course_modules(locked), self.lib_dir)
+        reply = self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
         ok = bool(reply) and reply["content"].get("status") == "ok"
         if not ok:
             self.log.warning("guard not installed: %s", (reply or {}).get("content"))
         return ok
 
-    def output(self, outs, msg, display_id, cell_index):
-        """Keeps at most `max_output_bytes` of output per cell (see the docstring)."""
+    def process_message(self, msg, cell, cell_index):
+        """Caps every output message before nbclient handles it (see the module docstring)."""
         limit = self.max_output_bytes
-        if not limit or msg["msg_type"] not in ("stream", "display_data", "execute_result"):
-            return super().output(outs, msg, display_id, cell_index)
+        if not limit or msg.get("msg_type") not in OUTPUT_MESSAGES:
+            return super().process_message(msg, cell, cell_index)
         budget = getattr(self, "_cell_budget", limit)
-        content = msg["content"]
-        if msg["msg_type"] == "stream":
-            size = len(content.get("text", ""))
-        else:
-            size = sum(len(v) if isinstance(v, str) else len(json.dumps(v))
-                       for v in content.get("data", {}).values())
-        if size <= budget:
-            self._cell_budget = budget - size
-            return super().output(outs, msg, display_id, cell_index)
-        first = not getattr(self, "_cell_truncated", False)
-        self._cell_truncated = True
-        self._cell_budget = 0
-        if msg["msg_type"] == "stream" and budget > 0:
-            msg = {**msg, "content": {**content, "text": content["text"][:budget]}}
-            super().output(outs, msg, display_id, cell_index)
-        if first:
-            note = {**msg, "msg_type": "stream",
-                    "content": {"name": "stdout", "text": TRUNCATED.format(limit=limit)}}
-            return super().output(outs, note, display_id, cell_index)
-        return None
+        capped, self._cell_budget, truncated = cap_message(msg, budget, limit)
+        output = None if capped is None else super().process_message(capped, cell, cell_index)
+        if truncated and not getattr(self, "_cell_truncated", False):
+            self._cell_truncated = True
+            super().process_message(truncation_note(msg, limit), cell, cell_index)
+        return output
+
+    def on_cell_executed(self, **kwargs):
+        """nbgrader copies the error of the execute reply into the cell when no output has its
+        name: cap it as an error output is capped."""
+        reply = kwargs.get("execute_reply") or {}
+        content = reply.get("content") or {}
+        limit = self.max_output_bytes
+        if limit and content.get("status") == "error" and output_size("error", content) > limit:
+            reply["content"] = shrink("error", content, limit)
+        return super().on_cell_executed(**kwargs)

@@ -8,8 +8,11 @@
 - `not_graded_page(result)`: the page for a file that could not be graded, saying why.
 - `class_summary(results)`: `summary.html`: the score histogram (a PNG embedded as base64), the
   statuses, the failure rate per function and the most common named mistakes.
+- `write_class_files(out, results)`: `grades.csv`, `scores_by_function.csv` and `summary.html`;
 - `export(out)`: `python -m autograder export --out DIR`: `DIR/export.csv`, one row per student:
   `student`, then the score of each chapter, then `total` (see `export`'s docstring).
+
+Every function takes `autograder.result.Result` objects.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import collections
 import csv
 import html
 import io
-import os
 import re
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+from .files import write_atomic
+from .result import NOT_GRADED, Result, cells_csv, csv_text, grades_csv
 
 STATUS_TEXT = {
     "graded": "every cell ran; the points of each exercise are below",
@@ -48,39 +53,52 @@ def _e(text) -> str:
     return html.escape(str(text))
 
 
-def function_rows(result: dict) -> list[dict]:
-    """One row per autograded test cell: `function`, `grade_id`, `score`, `max_score`,
-    `mistake` (empty when it passed)."""
-    answers = sorted(result.get("functions", []), key=len, reverse=True)
+@dataclass(frozen=True)
+class FunctionRow:
+    """One autograded test cell of a result, with the exercise function it tests and the
+    named mistake (empty when it passed)."""
+
+    function: str
+    grade_id: str
+    score: float
+    max_score: float
+    mistake: str
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score
+
+
+def function_rows(result: Result) -> list[FunctionRow]:
+    """One row per autograded test cell (`grade_id` test_<function>...) of `result`."""
+    answers = sorted(result.functions, key=len, reverse=True)
     rows = []
-    for grade_id, kind, score, points in result["cells"]:
-        if kind != "auto":
+    for cell in result.cells:
+        if cell.kind != "auto":
             continue
-        name = grade_id.removeprefix("test_")
+        name = cell.grade_id.removeprefix("test_")
         function = next((a for a in answers if name == a or name.startswith(a + "_")), name)
-        rows.append({"function": function, "grade_id": grade_id, "score": score or 0,
-                     "max_score": points, "mistake": result.get("mistakes", {}).get(grade_id, "")
-                     if (score or 0) < points else ""})
+        rows.append(FunctionRow(function, cell.grade_id, cell.score or 0, cell.max_score,
+                                "" if cell.passed else result.mistakes.get(cell.grade_id, "")))
     return rows
 
 
-def summary_block(result: dict) -> str:
+def summary_block(result: Result) -> str:
     """The summary at the top of a student's feedback page (see the module docstring)."""
     rows = []
     for row in function_rows(result):
-        passed = row["score"] >= row["max_score"]
-        verdict = ("<span class=passed>passed</span>" if passed else
-                   f"<span class=failed>{_e(row['mistake'] or 'failed')}</span>")
-        rows.append(f"<tr><td><code>{_e(row['function'])}</code></td>"
-                    f"<td>{row['score']:g} / {row['max_score']:g}</td><td>{verdict}</td></tr>")
-    notes = "".join(f"<li>{_e(note)}</li>" for note in result.get("notes", []))
-    manual = (f" (+ {result['manual_max']:g} points of written answers, graded by hand)"
-              if result.get("manual_max") else "")
+        verdict = ("<span class=passed>passed</span>" if row.passed else
+                   f"<span class=failed>{_e(row.mistake or 'failed')}</span>")
+        rows.append(f"<tr><td><code>{_e(row.function)}</code></td>"
+                    f"<td>{row.score:g} / {row.max_score:g}</td><td>{verdict}</td></tr>")
+    notes = "".join(f"<li>{_e(note)}</li>" for note in result.notes)
+    manual = (f" (+ {result.manual_max:g} points of written answers, graded by hand)"
+              if result.manual_max else "")
     return (f"{STYLE}<div class=autograder-summary id=autograder-summary>"
-            f"<h2>{_e(result['chapter'])}: {result['score']:g} / {result['max_score']:g}"
+            f"<h2>{_e(result.chapter)}: {result.score:g} / {result.max_score:g}"
             f"{_e(manual)}</h2>"
-            f"<p>Status: <b>{_e(result['status'])}</b>: "
-            f"{_e(STATUS_TEXT.get(result['status'], ''))}</p>"
+            f"<p>Status: <b>{_e(result.status)}</b>: "
+            f"{_e(STATUS_TEXT.get(result.status, ''))}</p>"
             + (f"<table><tr><th>function</th><th>points</th><th>result</th></tr>"
                f"{''.join(rows)}</table>" if rows else "")
             + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
@@ -96,19 +114,25 @@ def with_summary(page: str, block: str) -> str:
     return page[:match.end()] + "\n" + block + "\n" + page[match.end():]
 
 
-def not_graded_page(result: dict) -> str:
-    title = _e(f"{result['student']}/{result['chapter']}")
-    notes = "".join(f"<li>{_e(note)}</li>" for note in result.get("notes", []))
+def not_graded_page(result: Result) -> str:
+    """The page of a file that was not graded, saying why."""
+    title = _e(f"{result.student}/{result.chapter}")
+    notes = "".join(f"<li>{_e(note)}</li>" for note in result.notes)
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"{STYLE}</head><body><div class=autograder-summary id=autograder-summary>"
-            f"<h1>{title}: not graded ({_e(result['status'])})</h1>"
-            f"<p>{_e(STATUS_TEXT.get(result['status'], ''))}.</p>"
-            f"<p>{_e(result['message'])}</p>" + (f"<ul>{notes}</ul>" if notes else "")
+            f"<h1>{title}: not graded ({_e(result.status)})</h1>"
+            f"<p>{_e(STATUS_TEXT.get(result.status, ''))}.</p>"
+            f"<p>{_e(result.message)}</p>" + (f"<ul>{notes}</ul>" if notes else "")
             + "</div></body></html>\n")
 
 
 #: The error names whose message is a named mistake (vaelab's CheckFailed is an AssertionError).
 NAMED_MISTAKES = ("AssertionError", "CheckFailed")
+#: How many of the most common named mistakes `summary.html` lists per chapter.
+COMMON_MISTAKES = 15
+#: A failure that is not a named mistake is counted by its error name, or by its first
+#: characters when it has none.
+OTHER_FAILURE_CHARS = 80
 
 
 def histogram_png(scores: list[float], maximum: float) -> str:
@@ -134,53 +158,72 @@ def histogram_png(scores: list[float], maximum: float) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def class_summary(results: list[dict]) -> str:
-    """`summary.html` (see the module docstring); `results` are the results' JSON objects."""
-    chapters = sorted({r["chapter"] for r in results if r.get("max_score")})
-    statuses = collections.Counter(r["status"] for r in results)
+def class_summary(results: list[Result]) -> str:
+    """`summary.html` (see the module docstring)."""
+    chapters = sorted({r.chapter for r in results if r.max_score})
+    statuses = collections.Counter(r.status for r in results)
     sections = [f"<h1>Class summary</h1><p>{len(results)} submissions: "
                 + ", ".join(f"{n} {_e(s)}" for s, n in sorted(statuses.items())) + "</p>"]
-    for chapter in chapters:
-        graded = [r for r in results if r["chapter"] == chapter
-                  and r["status"] not in ("invalid", "error")]
-        every = [r for r in results if r["chapter"] == chapter]
-        maximum = max(r["max_score"] for r in every)
-        scores = [r["score"] if r["status"] not in ("invalid", "error") else 0 for r in every]
-        mean = sum(scores) / len(scores) if scores else 0
-        png = histogram_png(scores, maximum)
-        failures: dict[str, list[int]] = {}
-        mistakes: collections.Counter = collections.Counter()
-        others: collections.Counter = collections.Counter()
-        for r in graded:
-            for row in function_rows(r):
-                failed = row["score"] < row["max_score"]
-                failures.setdefault(row["function"], [0, 0])
-                failures[row["function"]][0] += failed
-                failures[row["function"]][1] += 1
-                name, _, message = row["mistake"].partition(": ")
-                if failed and name in NAMED_MISTAKES:
-                    mistakes[(row["function"], message)] += 1
-                elif failed:
-                    others[name if re.fullmatch(r"\w+", name) else row["mistake"][:80]] += 1
-        rate_rows = "".join(
-            f"<tr><td><code>{_e(f)}</code></td><td>{n}/{t}</td><td>{100 * n / t:.0f} %</td></tr>"
-            for f, (n, t) in sorted(failures.items(), key=lambda i: -i[1][0] / i[1][1]))
-        mistake_rows = "".join(
-            f"<tr><td>{count}</td><td><code>{_e(f)}</code></td><td>{_e(m)}</td></tr>"
-            for (f, m), count in mistakes.most_common(15))
-        sections.append(
-            f"<h2>{_e(chapter)}</h2><p>{len(every)} submissions, {len(graded)} graded; "
-            f"mean {mean:.2f} / {maximum:g}</p>"
-            f"<img alt=\"score histogram of {_e(chapter)}\" src=\"data:image/png;base64,{png}\">"
-            "<h3>Failure rate per function</h3><table><tr><th>function</th><th>failed</th>"
-            f"<th>rate</th></tr>{rate_rows}</table>"
-            "<h3>Most common mistakes</h3><table><tr><th>count</th><th>function</th>"
-            f"<th>assertion message (first line)</th></tr>{mistake_rows}</table>"
-            + (f"<p>Other failures: {_e(', '.join(f'{n} × {k}' for k, n in others.most_common()))}"
-               "</p>" if others else ""))
+    sections += [_chapter_section(chapter, [r for r in results if r.chapter == chapter])
+                 for chapter in chapters]
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Class summary</title>"
             f"{STYLE.replace('.autograder-summary ', '')}</head><body>"
             + "".join(sections) + "</body></html>\n")
+
+
+def _failures(graded: list[Result]) -> tuple[dict, collections.Counter, collections.Counter]:
+    """`({function: [failed, total]}, {(function, message): count} of the named mistakes,
+    {error name: count} of the other failures)` over the graded results of one chapter."""
+    failures: dict[str, list[int]] = {}
+    mistakes: collections.Counter = collections.Counter()
+    others: collections.Counter = collections.Counter()
+    for result in graded:
+        for row in function_rows(result):
+            counts = failures.setdefault(row.function, [0, 0])
+            counts[0] += not row.passed
+            counts[1] += 1
+            name, _, text = row.mistake.partition(": ")
+            if not row.passed and name in NAMED_MISTAKES:
+                mistakes[(row.function, text)] += 1
+            elif not row.passed:
+                others[name if re.fullmatch(r"\w+", name) else row.mistake[:OTHER_FAILURE_CHARS]] += 1
+    return failures, mistakes, others
+
+
+def _chapter_section(chapter: str, every: list[Result]) -> str:
+    """One chapter's part of `summary.html`: `every` result of the chapter."""
+    graded = [r for r in every if r.graded]
+    maximum = max(r.max_score for r in every)
+    scores = [r.score if r.graded else 0 for r in every]
+    mean = sum(scores) / len(scores) if scores else 0
+    failures, mistakes, others = _failures(graded)
+    rate_rows = "".join(
+        f"<tr><td><code>{_e(f)}</code></td><td>{n}/{t}</td><td>{100 * n / t:.0f} %</td></tr>"
+        for f, (n, t) in sorted(failures.items(), key=lambda i: -i[1][0] / i[1][1]))
+    mistake_rows = "".join(
+        f"<tr><td>{count}</td><td><code>{_e(f)}</code></td><td>{_e(m)}</td></tr>"
+        for (f, m), count in mistakes.most_common(COMMON_MISTAKES))
+    return (
+        f"<h2>{_e(chapter)}</h2><p>{len(every)} submissions, {len(graded)} graded; "
+        f"mean {mean:.2f} / {maximum:g}</p>"
+        f"<img alt=\"score histogram of {_e(chapter)}\" "
+        f"src=\"data:image/png;base64,{histogram_png(scores, maximum)}\">"
+        "<h3>Failure rate per function</h3><table><tr><th>function</th><th>failed</th>"
+        f"<th>rate</th></tr>{rate_rows}</table>"
+        "<h3>Most common mistakes</h3><table><tr><th>count</th><th>function</th>"
+        f"<th>assertion message (first line)</th></tr>{mistake_rows}</table>"
+        + (f"<p>Other failures: {_e(', '.join(f'{n} × {k}' for k, n in others.most_common()))}"
+           "</p>" if others else ""))
+
+
+def write_class_files(out: Path, results: list[Result]) -> list[Path]:
+    """Writes `grades.csv`, `scores_by_function.csv` and `summary.html` of `results` (in the
+    order of the rows) into `out`; returns their paths."""
+    files = {"grades.csv": grades_csv(results), "scores_by_function.csv": cells_csv(results),
+             "summary.html": class_summary(results)}
+    for name, text in files.items():
+        write_atomic(Path(out) / name, text)
+    return [Path(out) / name for name in files]
 
 
 def export(out: Path, fmt: str = "csv") -> Path:
@@ -198,31 +241,14 @@ def export(out: Path, fmt: str = "csv") -> Path:
     chapters = sorted({r["chapter"] for r in rows})
     scores: dict[str, dict[str, float]] = {}
     for r in rows:
-        graded = r["status"] not in ("invalid", "error")
+        graded = r["status"] not in NOT_GRADED
         scores.setdefault(r["student"], {})[r["chapter"]] = float(r["score"]) if graded else 0.0
-    target = out / "export.csv"
-    lines = [["student", *chapters, "total"]]
+    columns = ["student", *chapters, "total"]
+    lines = []
     for student in sorted(scores):
         values = [scores[student].get(chapter, 0.0) for chapter in chapters]
-        lines.append([student, *(f"{v:g}" for v in values), f"{sum(values):g}"])
-    write_atomic(target, _csv_text(lines))
+        lines.append(dict(zip(columns, [student, *(f"{v:g}" for v in values), f"{sum(values):g}"],
+                              strict=True)))
+    target = out / "export.csv"
+    write_atomic(target, csv_text(columns, lines))
     return target
-
-
-def _csv_text(lines: Iterable[list[str]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(lines)
-    return buffer.getvalue()
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Writes `path` through a temporary file in its folder and a rename: a reader (or a run
-    killed in the middle) sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    with open(temporary, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)

@@ -17,7 +17,7 @@ Writes are upserts keyed by (student, chapter), so a re-run, or a run resumed af
 leaves the same rows: nothing lost, nothing doubled.
 
 Concurrency: on one machine only the batch's coordinating process writes (the workers of `--jobs`
-write result files, see `autograder.grade`), so SQLite is safe there. Several machines (`--shard
+write result files, see `autograder.batch`), so SQLite is safe there. Several machines (`--shard
 i/N`) need a server: they write disjoint students, and the rows they share (the assignments, the
 notebooks, the grade cells, the tables themselves) are created under a PostgreSQL advisory lock.
 
@@ -40,6 +40,7 @@ from pathlib import Path
 
 from . import notebooks
 from .inputs import UsageError
+from .result import Result
 
 #: The key of the PostgreSQL advisory lock that serialises the creation of shared rows.
 LOCK_KEY = 236_2026
@@ -93,8 +94,7 @@ class ClassGradebook:
         self.url = url
         shown = display_url(url)
         try:
-            from sqlalchemy import (Column, Float, MetaData, String, Table, Text,
-                                    create_engine)
+            from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine
             from sqlalchemy.engine import make_url
             parsed = make_url(url)
         except Exception as error:
@@ -167,13 +167,12 @@ class ClassGradebook:
                     gb.update_or_create_solution_cell(grade_id, chapter, chapter)
         self.structures.add(chapter)
 
-    def record(self, result: dict, cells: dict[str, tuple[str, float]] | None) -> None:
-        """Writes one result (`grade.Result.to_json()`); `cells` is the chapter's structure
-        (`chapter_cells`), None for a file that is no chapter notebook."""
+    def record(self, result: Result, cells: dict[str, tuple[str, float]] | None) -> None:
+        """Writes one result; `cells` is the chapter's structure (`chapter_cells`), None for a
+        file that is no chapter notebook."""
         from sqlalchemy import delete, insert
         from sqlalchemy.exc import SAWarning
 
-        student, chapter = result["student"], result["chapter"]
         gb = self.gradebook
         try:
             with warnings.catch_warnings():
@@ -181,53 +180,52 @@ class ClassGradebook:
                 # warns about; the rows are added together right after.
                 warnings.simplefilter("ignore", SAWarning)
                 self._record_nbgrader(result, cells)
-            row = {"student": student, "chapter": chapter, "status": result["status"],
-                   "score": float(result.get("score", 0.0)),
-                   "max_score": float(result.get("max_score", 0.0)),
-                   "manual_max": float(result.get("manual_max", 0.0)),
-                   "message": result.get("message", ""), "name": result.get("name", ""),
-                   "file": result.get("file", ""), "digest": result.get("digest", ""),
-                   "result": json.dumps(result, sort_keys=True)}
+            row = {"student": result.student, "chapter": result.chapter, "status": result.status,
+                   "score": float(result.score), "max_score": float(result.max_score),
+                   "manual_max": float(result.manual_max), "message": result.message,
+                   "name": result.name, "file": result.file, "digest": result.digest,
+                   "result": json.dumps(result.to_json(), sort_keys=True)}
+            table = self.table
             with self.engine.begin() as connection:  # one transaction: the row is replaced
-                connection.execute(delete(self.table).where(
-                    (self.table.c.student == student) & (self.table.c.chapter == chapter)))
-                connection.execute(insert(self.table).values(**row))
+                connection.execute(delete(table).where(
+                    (table.c.student == result.student) & (table.c.chapter == result.chapter)))
+                connection.execute(insert(table).values(**row))
         except Exception:
             gb.db.rollback()
             raise
 
-    def _record_nbgrader(self, result: dict, cells: dict | None) -> None:
+    def _record_nbgrader(self, result: Result, cells: dict | None) -> None:
         """The nbgrader side of `record`."""
         from nbgrader.api import MissingEntry
 
-        student, chapter = result["student"], result["chapter"]
+        student, chapter = result.student, result.chapter
         if cells is None or not student:
             return
         gb = self.gradebook
         self.add_chapter(chapter, cells)
-        gb.update_or_create_student(student, **_names(result.get("name", "")))
-        if result["status"] in ("invalid", "error"):
+        gb.update_or_create_student(student, **_names(result.name))
+        if not result.graded:
             with contextlib.suppress(MissingEntry):
                 gb.find_submission(chapter, student)
                 gb.remove_submission(chapter, student)
             return
         gb.update_or_create_submission(chapter, student)
-        for grade_id, kind, score, _ in result["cells"]:
-            grade = gb.find_grade(grade_id, chapter, chapter, student)
-            if kind == "auto":
-                grade.auto_score = score
+        for cell in result.cells:
+            grade = gb.find_grade(cell.grade_id, chapter, chapter, student)
+            if cell.kind == "auto":
+                grade.auto_score = cell.score
                 grade.needs_manual_grade = False
             else:  # a human grades it: only the flag, never the score
                 grade.needs_manual_grade = grade.manual_score is None
         gb.db.commit()
 
-    def results(self) -> list[dict]:
+    def results(self) -> list[Result]:
         """Every result in the gradebook (all shards), sorted by student and chapter."""
         from sqlalchemy import select
         with self.engine.connect() as connection:
             rows = connection.execute(select(self.table.c.result).order_by(
                 self.table.c.student, self.table.c.chapter)).all()
-        return [json.loads(row.result) for row in rows]
+        return [Result.from_json(json.loads(row.result)) for row in rows]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -8,7 +8,7 @@ single top-level folder that holds no notebook is stepped into):
 |---|---|---|
 | plain | `<student>/<notebook>.ipynb` | the folder name |
 | Canvas | `<name>_<userid>_<submissionid>_<notebook>.ipynb`, or `<name>_LATE_<userid>_...` | `userid` |
-| Moodle | `<Full Name>_<id>_assignsubmission_file_/<notebook>.ipynb` (or the same as one flat file name) | `id` (the participant id) |
+| Moodle | `<Full Name>_<id>_assignsubmission_file_/<notebook>.ipynb`, or as one flat file name | `id` (participant) |
 | Blackboard | `<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<notebook>.ipynb` | `username` |
 
 The chapter is recognised from the notebook's file name, which must contain the chapter's id

@@ -1,6 +1,8 @@
 """Notebook helpers shared by the commands.
 
 - `read` / `canonical` / `write`: notebooks on disk, written byte-for-byte reproducibly;
+- `grade_id`, `cell_label`, `is_test`, `error_outputs`, `first_line`: what nbgrader's metadata
+  and a cell's outputs say about it;
 - `student_view`: nbgrader's own preprocessors that turn a source notebook into what a student
   sees (stubs instead of solutions, no hidden tests), outputs untouched;
 - `leaked_lines`: the safety net that checks that no line of a solution or of a hidden test
@@ -12,9 +14,9 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 from nbformat import NotebookNode
@@ -56,6 +58,32 @@ def write(nb: NotebookNode, path: str | os.PathLike) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(canonical(nb))
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    """The cell's nbgrader `grade_id`, None when it has none."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def cell_label(cell: NotebookNode, index: int) -> str:
+    """How reports name a cell: its `grade_id`, or `cell N` (1-based) when it has none."""
+    return grade_id(cell) or f"cell {index + 1}"
+
+
+def is_test(cell: NotebookNode) -> bool:
+    """Whether the cell is an autograded test cell (graded, not an answer)."""
+    return nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell)
+
+
+def error_outputs(cell: NotebookNode) -> list[NotebookNode]:
+    """The error outputs of a (code) cell."""
+    return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def first_line(output: NotebookNode) -> str:
+    """`ename: the first line of evalue` of an error output: the named mistake of a test."""
+    value = (output.get("evalue") or "").strip().splitlines()
+    return f"{output.get('ename')}: {value[0]}" if value else str(output.get("ename"))
 
 
 def graded_cells(nb: NotebookNode) -> dict[str, tuple[str, float]]:

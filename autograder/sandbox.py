@@ -16,8 +16,8 @@ network at all (a private loopback only), and a file system made of
 
     /usr, /etc/{ld.so.cache,passwd,group,...}   read-only, what every process needs
     sys.base_prefix, sys.prefix                  read-only, Python and the course's site-packages
-    LIB                                          read-only, a copy of `vaelab` and
-                                                 `autograder/hidden` (`course_lib`)
+    LIB                                          read-only, a copy of the course library:
+                                                 `vaelab` and `autograder/hidden` (`LIBRARY`)
     RUN (and RUN/work, the kernel's working      writable: the kernel's connection file and
     folder)                                      sockets, and a folder with the assignment's
                                                  files, without the notebook being graded
@@ -35,16 +35,24 @@ When bubblewrap is missing or cannot create namespaces (some containers), the ke
 the same limits, a private HOME and temporary folder and the same scrubbed environment
 (`isolation` = `"rlimits"`), but it can read what the grader's user can read and reach the
 network: the log and the feedback say so. `python -m autograder grade --isolation` chooses.
+
+One submission's sandbox is a `Sandbox`: its folders (LIB, RUN), its limits, the settings of its
+kernel manager (`kernel_settings`), what the kernel printed, and whether the library changed
+while it ran (`library_digest`, the one hash of the library: the results' hash uses it too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +60,7 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Integer, Unicode
 
-REPO = Path(__file__).resolve().parent.parent
+from .files import REPO, files_digest
 
 #: The isolation levels, strongest first; `auto` picks the strongest that works here.
 ISOLATIONS = ("bwrap", "rlimits")
@@ -76,21 +84,41 @@ TMPFS_SIZE = 512 << 20
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group",
              "nsswitch.conf", "alternatives", "fonts", "mime.types")
 
-#: The packages that the notebooks import from the repository (copied into LIB).
-LIB_SOURCES = (("vaelab", "vaelab"), ("autograder/__init__.py", "autograder/__init__.py"),
-               ("autograder/hidden", "autograder/hidden"))
+#: The course library: the packages that the notebooks import from the repository (copied into
+#: LIB), folders relative to the repository. The hidden tests run this code: a result's hash
+#: covers it (`library_digest`).
+LIBRARY = ("vaelab", "autograder/hidden")
+#: LIB's `autograder/__init__.py`: the package holds only the hidden tests there.
+PACKAGE_STUB = '"""The course library\'s autograder package: the hidden tests only."""\n'
+#: Files of the library that are not part of it (caches).
+NOT_LIBRARY = ("__pycache__", ".pyc")
 
-#: Sets the limits, then becomes the kernel: `python -c LAUNCHER MEMORY CPU FSIZE SANDBOXED
+#: CPU seconds a kernel gets beyond the notebook's time limit (start-up, imports): `RLIMIT_CPU`
+#: is a backstop for the wall clock, which `autograder.execute` enforces.
+CPU_MARGIN = 60
+#: The soft CPU limit sends SIGXCPU; the hard one, this many seconds later, SIGKILL.
+CPU_HARD_MARGIN = 5
+#: The longest kernel output kept for the log, in characters (its last lines).
+KERNEL_OUTPUT_TAIL = 4000
+#: The longest temporary folder a sandbox is made in: the kernel's Unix sockets live there, a
+#: socket path holds at most 107 bytes, and ours add about 40.
+MAX_TMP_PATH = 64
+#: ipykernel's start-up message (it prints it when no parent process watches it): not news.
+KERNEL_NOISE = re.compile(r"NOTE: When using the `ipython kernel`|To exit, you will have to|"
+                          r"\"quit\" from a client|To read more about this|"
+                          r"To connect another client|--existing ")
+
+#: Sets the limits, then becomes the kernel: `python -c LAUNCHER MEMORY CPU CPU_HARD_MARGIN FSIZE SANDBOXED
 #: KERNEL_ARGV...`. In the sandbox the grader's PID means nothing (JPY_PARENT_PID would make the
 #: kernel exit at once): bubblewrap's --die-with-parent ties the kernel to the grader instead.
 #: Outside, PR_SET_PDEATHSIG kills the kernel when the grader dies.
 LAUNCHER = """\
 import os, resource, sys
-memory, cpu, fsize, sandboxed = (int(a) for a in sys.argv[1:5])
+memory, cpu, hard_margin, fsize, sandboxed = (int(a) for a in sys.argv[1:6])
 if memory > 0:
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 if cpu > 0:
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + hard_margin))
 if fsize > 0:
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -102,7 +130,7 @@ else:
         ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except Exception:
         pass
-argv = sys.argv[5:]
+argv = sys.argv[6:]
 os.execv(argv[0], argv)
 """
 
@@ -150,27 +178,55 @@ def resolve(isolation: str = "auto") -> str:
     return isolation
 
 
-def course_lib(dest: Path) -> Path:
-    """Copies the packages that the kernel imports (`LIB_SOURCES`: vaelab and the hidden tests)
-    to `dest` (without caches) and makes them read-only; returns `dest`."""
-    for source, target in LIB_SOURCES:
-        source, target = REPO / source, dest / target
+def library_files(root: Path = REPO) -> list[Path]:
+    """The files of the course library (`LIBRARY`) under `root` (the repository, or a sandbox's
+    LIB), caches left out, sorted."""
+    return sorted(p for folder in LIBRARY for p in (root / folder).rglob("*")
+                  if p.is_file() and not any(part.endswith(NOT_LIBRARY) for part in p.parts))
+
+
+def library_digest(root: Path = REPO, *salt: bytes) -> str:
+    """The hash of the course library under `root` (and of `salt`): what the results' hashes
+    cover, and how a sandbox sees whether the library changed while a kernel ran."""
+    return files_digest(root, library_files(root), *salt)
+
+
+def copy_library(dest: Path) -> Path:
+    """Copies the course library to `dest`, with `PACKAGE_STUB` as its `autograder/__init__.py`,
+    and makes it read-only; returns `dest`."""
+    for path in library_files(REPO):
+        target = dest / path.relative_to(REPO)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copyfile(source, target)
+        shutil.copyfile(path, target)
+    (dest / "autograder" / "__init__.py").write_text(PACKAGE_STUB)
     for path in sorted(dest.rglob("*"), reverse=True):
         path.chmod(0o555 if path.is_dir() else 0o444)
+    dest.chmod(0o555)
     return dest
 
 
 def make_writable(root: Path) -> None:
-    """Undoes `course_lib`'s read-only modes so that the folder can be deleted."""
+    """Undoes `copy_library`'s read-only modes so that the folder can be deleted."""
     if root.exists():
         for path in [root, *root.rglob("*")]:
             if not path.is_symlink():
                 path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def cpu_limit(notebook_timeout: int) -> int:
+    """The CPU seconds a kernel may use (0: no limit) under a notebook time limit."""
+    return notebook_timeout + CPU_MARGIN if notebook_timeout else 0
+
+
+def gib(size: int) -> str:
+    """A memory limit in words."""
+    return f"{size / (1 << 30):g} GiB" if size else "no limit"
+
+
+def short_tmp() -> str:
+    """The temporary folder, or /tmp when its path is too long for the kernel's sockets."""
+    folder = tempfile.gettempdir()
+    return folder if len(folder) <= MAX_TMP_PATH else "/tmp"
 
 
 def kernel_env(home: Path, tmp: str | Path, lib: Path,
@@ -233,7 +289,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not self.run_dir:
             self.run_dir = tempfile.mkdtemp(prefix="autograder-kernel-")
         if not self.lib_dir:
-            self.lib_dir = str(course_lib(Path(self.run_dir) / "lib"))
+            self.lib_dir = str(copy_library(Path(self.run_dir) / "lib"))
         run = Path(self.run_dir)
         self.transport = "ipc"
         self.ip = str(run / "k")
@@ -273,7 +329,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             home.mkdir(parents=True, exist_ok=True)
         kw["env"] = kernel_env(home, tmp, Path(self.lib_dir), self.kernel_environment)
         command = [sys.executable, "-c", LAUNCHER, str(self.memory_limit), str(self.cpu_limit),
-                   str(self.file_size_limit), str(int(sandboxed)), *kernel_cmd]
+                   str(CPU_HARD_MARGIN), str(self.file_size_limit), str(int(sandboxed)),
+                   *kernel_cmd]
         if sandboxed:
             command = bwrap_prefix(work, run, Path(self.lib_dir)) + command
         # The kernel's own stdout and stderr (start-up messages, a crash in compiled code).
@@ -294,3 +351,73 @@ def exit_status(manager: AsyncKernelManager) -> tuple[int | None, int | None]:
     if getattr(manager, "isolation", "") == "bwrap" and code > 128:
         return None, code - 128
     return code, None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits a notebook runs under: seconds per cell (`timeout`, enforced by nbclient) and
+    per notebook (`autograder.execute`, and `RLIMIT_CPU` as a backstop), bytes of memory
+    (`RLIMIT_AS`) and of output kept per cell; 0: no limit."""
+
+    timeout: int
+    notebook_timeout: int
+    memory_limit: int
+    max_output_bytes: int
+
+
+@dataclass
+class Sandbox:
+    """One submission's sandbox, in the folder `root`: `lib` (the course library, read-only),
+    `run` (the kernel's sockets, working folder and output), the `isolation` and the `limits`.
+    Made by `Sandbox.open`."""
+
+    root: Path
+    isolation: str
+    limits: Limits
+    _library: str = field(default="", init=False, repr=False)  # LIB's hash when opened
+
+    @property
+    def lib(self) -> Path:
+        return self.root / "lib"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, root: Path, isolation: str, limits: Limits) -> Iterator[Sandbox]:
+        """Copies the library into `root/lib` and makes `root/run`; undoes the library's
+        read-only modes at the end, so that `root` can be deleted."""
+        box = cls(root, isolation, limits)
+        copy_library(box.lib)
+        box.run.mkdir()
+        box._library = box._lib_digest()
+        try:
+            yield box
+        finally:
+            make_writable(box.lib)
+
+    def _lib_digest(self) -> str:
+        return files_digest(self.lib, sorted(p for p in self.lib.rglob("*") if p.is_file()))
+
+    def library_changed(self) -> bool:
+        """Whether anything in LIB changed since `open` (only possible without bubblewrap,
+        where the kernel runs as the grader's user and LIB is not mounted read-only)."""
+        return self._lib_digest() != self._library
+
+    def kernel_settings(self) -> dict[str, Any]:
+        """The traits of `SandboxedKernelManager` for this sandbox."""
+        return {"isolation": self.isolation, "lib_dir": str(self.lib), "run_dir": str(self.run),
+                "memory_limit": self.limits.memory_limit,
+                "cpu_limit": cpu_limit(self.limits.notebook_timeout)}
+
+    def kernel_output(self) -> str:
+        """The last lines the kernel process printed itself (a crash in compiled code), without
+        ipykernel's start-up noise."""
+        log = self.run / "kernel.log"
+        if not log.exists():
+            return ""
+        lines = log.read_text(errors="replace").splitlines()
+        kept = "\n".join(line for line in lines if line.strip() and not KERNEL_NOISE.search(line))
+        return kept[-KERNEL_OUTPUT_TAIL:]

@@ -48,8 +48,8 @@ def make_submission(source: NotebookNode, replacements: dict[str, str] | None = 
     `answered`), then the cells named in `replacements` ({grade_id: new source}) replaced.
     An unknown grade_id raises KeyError."""
     submission = notebooks.student_view(source)
-    by_id = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in submission.cells}
-    for original, cell in zip(source.cells, submission.cells):
+    by_id = {notebooks.grade_id(cell): cell for cell in submission.cells}
+    for original, cell in zip(source.cells, submission.cells, strict=True):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         if answered and nbgrader_utils.is_solution(original):
@@ -64,8 +64,7 @@ def make_submission(source: NotebookNode, replacements: dict[str, str] | None = 
 def without_cells(nb: NotebookNode, *grade_ids: str) -> NotebookNode:
     """A copy of `nb` without the cells named `grade_ids` (a student who deleted them)."""
     nb = copy.deepcopy(nb)
-    nb.cells = [cell for cell in nb.cells
-                if cell.metadata.get("nbgrader", {}).get("grade_id") not in grade_ids]
+    nb.cells = [cell for cell in nb.cells if notebooks.grade_id(cell) not in grade_ids]
     return nb
 
 

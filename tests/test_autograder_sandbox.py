@@ -6,7 +6,7 @@
   submission by its path, reads the grader's environment, and reaches the network (a local TCP
   server of this test, and pypi.org). None of it works, and the answer is still graded.
 - `guarded` (any isolation): answers that replace `autograder.hidden.ch01.test_kl_normal` and
-  `vaelab.checks.check_against_reference` with no-ops before the tests, plant a fake
+  `vaelab.reference.checks.check_against_reference` with no-ops before the tests, plant a fake
   `autograder` package in the working folder, or patch the checks from inside the function while
   the test runs. The first two are undone before the test cells run (the real tests run and fail
   the wrong answers); the last is caught after the test (no points). The fixture
@@ -126,7 +126,7 @@ PATCH_BEFORE = '''import importlib
 _hidden = importlib.import_module("autograder.hidden.ch01")
 _hidden.test_kl_normal = lambda kl_normal: None
 _hidden.check_against_reference = lambda *args, **kwargs: None
-importlib.import_module("vaelab.checks").check_against_reference = lambda *args, **kwargs: None
+importlib.import_module("vaelab.reference.checks").check_against_reference = lambda *args, **kwargs: None
 check_kl_normal = lambda kl_normal: None  # the visible check, in the notebook's namespace
 
 def kl_normal(qm, qv, pm, pv):
@@ -184,7 +184,7 @@ def test_patching_the_tests_beforehand_is_undone(guarded):
     assert cells["before", GUARDED_CHAPTER, "test_kl_normal"]["score"] == "0"
     assert cells["before", GUARDED_CHAPTER, "test_log_normal"]["score"] == "2"
     assert "tampering: restored before the tests: " in row["message"]
-    for name in ("autograder.hidden.ch01.test_kl_normal", "vaelab.checks.check_against_reference"):
+    for name in ("autograder.hidden.ch01.test_kl_normal", "vaelab.reference.checks.check_against_reference"):
         assert name in row["message"]
     # the real hidden test ran and named the mistake
     assert "CheckFailed: kl_normal" in testing.feedback(out, "before", GUARDED_CHAPTER)

@@ -1,0 +1,307 @@
+"""`python -m autograder grade SUBMISSIONS --out DIR`: grade a whole class with nbgrader.
+
+SUBMISSIONS is a folder or a .zip: `<student>/<chapter>.ipynb`, or an export of Canvas, Moodle
+or Blackboard (see `autograder.inputs`). Every submission is graded by `autograder.grade` (in a
+course of its own, in fast mode, its kernel in the sandbox of `autograder.sandbox` with a
+per-cell time limit `--timeout`, a per-notebook time limit `--notebook-timeout` and a memory
+limit `--memory-limit`), in a worker process of its own (`--jobs N` at once). Nothing is
+written outside the temporary folders and DIR.
+
+DIR receives:
+
+- `results/<student>/<chapter>.json`: the result of one submission (`autograder.result`),
+  written atomically as soon as it is graded, with the hash of what it depends on (the
+  submitted file, the chapter's source notebook, the course library `vaelab/` and
+  `autograder/hidden/`, and `GRADER_VERSION`). A re-run into the same DIR keeps every result
+  whose hash still matches (`--force` regrades everything; results of status `error` are always
+  retried), so a batch killed in the middle (even by `kill -9`) resumes where it stopped and
+  ends with the same grades;
+- `grades.csv`: one row per file found, columns `result.GRADES_COLUMNS`, built from the results
+  at the end: `score` / `max_score` are the autograded points (test cells); `manual_max` the
+  points of the written answers, which wait for a human grader; `status` one of
+  `result.STATUSES`; `message` what went wrong (failed tests, deleted cells, limits, edited
+  tests, the reason a file is invalid); `name` the student's name when the LMS export gives
+  one, `file` the path inside SUBMISSIONS;
+- `scores_by_function.csv`: one row per graded cell of every submission that nbgrader graded,
+  columns `result.CELL_COLUMNS`; `kind` is `auto` (a test cell, `grade_id` test_<function>...)
+  or `manual` (a written answer; `score` empty while it waits for a human grader, 0 when left
+  unanswered);
+- `feedback/<student>/<chapter>.html`: a summary (score per function, the named mistakes, the
+  notes) above nbgrader's feedback (every cell with its outputs: the student's figures and the
+  full assertion messages), or a short page saying why the file was not graded;
+- `summary.html`: the class summary (score histogram, failure rate per function, the most
+  common mistakes), see `autograder.feedback`;
+- `logs/<student>/<chapter>.log`: nbgrader's log and the sandbox used, for the instructor.
+
+`--db URL` (`Options.db`) also writes each result, as it arrives, to a gradebook database, from
+this process only (`autograder.gradebook`); `--shard i/N` keeps the students of one part of the
+class. A result that cannot be written stays in DIR/results and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import multiprocessing.connection
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import notebooks, sandbox
+from . import result as results_io
+from .feedback import write_class_files
+from .files import REPO, digest
+from .grade import Options, grade_one, new_result, write_not_graded_page
+from .gradebook import ClassGradebook, Shard, chapter_cells, display_url, one_line
+from .inputs import Submission, UsageError, find_submissions, submissions_root
+from .preflight import InvalidSubmission, read_submission
+from .result import STATUSES, Result
+from .runner import Chapter, prepare_chapter
+
+__all__ = ["GRADER_VERSION", "Options", "UsageError", "grade"]
+
+#: Bumped when a change of the grader changes grades: results of older versions are regraded.
+GRADER_VERSION = "2"
+#: A worker gets this many times the notebook's time limit, plus `HARD_LIMIT_MARGIN` seconds
+#: (nbgrader's own steps, the kernel's start), before it is killed and its result is `timeout`.
+HARD_LIMIT_FACTOR = 1.5
+HARD_LIMIT_MARGIN = 120
+#: How often, in seconds, the batch looks at its workers.
+POLL_SECONDS = 1.0
+
+
+def result_path(out: Path, submission: Submission) -> Path:
+    return out / "results" / f"{submission.key}.json"
+
+
+def grader_digest() -> str:
+    """The hash of what every grade depends on besides the submission and its source notebook:
+    the course library and `GRADER_VERSION`."""
+    return sandbox.library_digest(REPO, GRADER_VERSION.encode())
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker processes
+
+def _worker(submission: Submission, chapter, out: Path, options: Options, key: str) -> None:
+    """A worker process: grades one submission and writes its result."""
+    try:  # die with the batch (a killed batch leaves no orphan grading on)
+        import ctypes
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    results_io.save(result_path(out, submission), grade_one(submission, chapter, out, options, key))
+
+
+def _lost(submission: Submission, chapter, out: Path, key: str, seconds: float,
+          status: str, text: str) -> Result:
+    """The result written by the batch for a worker that died or ran out of time."""
+    result = new_result(submission, chapter if isinstance(chapter, Chapter) else None, status,
+                        text)
+    result.digest, result.seconds = key, round(seconds, 1)
+    write_not_graded_page(out, result)
+    results_io.save(result_path(out, submission), result)
+    return result
+
+
+def run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options: Options,
+                on_result) -> None:
+    """Grades `jobs` (`(submission, chapter, digest)`) in `options.jobs` worker processes at a
+    time and calls `on_result(submission, result)` for each; a worker that dies or runs past
+    the notebook's time limit (with a margin) gets an `error` or `timeout` result written by
+    this process instead."""
+    # Workers start from a fresh server process (not a fork of this one, whose event loops,
+    # ZeroMQ contexts and threads, in a test run say, must not be shared with the workers).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["autograder.batch"])
+    queue, running = list(jobs), {}
+    hard_limit = (options.notebook_timeout * HARD_LIMIT_FACTOR + HARD_LIMIT_MARGIN
+                  if options.notebook_timeout else None)
+    while queue or running:
+        while queue and len(running) < max(1, options.jobs):
+            submission, chapter, key = queue.pop(0)
+            process = context.Process(target=_worker, args=(submission, chapter, out, options, key))
+            process.start()
+            running[process] = (submission, chapter, key, time.monotonic())
+        multiprocessing.connection.wait([p.sentinel for p in running], timeout=POLL_SECONDS)
+        for process in list(running):
+            submission, chapter, key, start = running[process]
+            overdue = hard_limit is not None and time.monotonic() - start > hard_limit
+            if process.is_alive() and not overdue:
+                continue
+            if overdue:
+                process.kill()
+            process.join()
+            del running[process]
+            result = results_io.load(result_path(out, submission))
+            if result is None or result.digest != key:
+                status, text = (("timeout", f"grading stopped after {hard_limit:.0f} s") if overdue
+                                else ("error", "the grading process died (exit code "
+                                               f"{process.exitcode})"))
+                result = _lost(submission, chapter, out, key, time.monotonic() - start, status,
+                               text)
+            on_result(submission, result)
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch
+
+class Batch:
+    """One run of `grade` over a class: the results so far, the chapters prepared, the database
+    (`--db`) and what could not be written to it."""
+
+    def __init__(self, out: Path, options: Options, sources: dict[str, Path], workdir: Path):
+        self.out, self.options, self.sources, self.workdir = out, options, sources, workdir
+        self.database = ClassGradebook(options.db) if options.db else None
+        self.results: dict[str, Result] = {}
+        self.chapters: dict[str, Chapter | Exception] = {}
+        self.structures: dict[str, dict] = {}
+        self.unsynced: list[str] = []
+        self.kept = 0
+        self.dependencies = grader_digest()
+
+    def record(self, submission: Submission, result: Result, note: str = "") -> None:
+        """Keeps `result`, writes it to the database and prints its line."""
+        self.results[submission.key] = result
+        self.sync(result)
+        print(summary_line(result, note), flush=True)
+
+    def sync(self, result: Result) -> None:
+        """Writes `result` to the database gradebook, if there is one; a failure is reported
+        at the end (the result stays in DIR/results, and a re-run writes it)."""
+        if self.database is None:
+            return
+        source = self.sources.get(result.chapter)
+        try:
+            if source is not None and result.chapter not in self.structures:
+                self.structures[result.chapter] = chapter_cells(source)
+            self.database.record(result, self.structures.get(result.chapter))
+        except Exception as error:
+            self.unsynced.append(f"{result.student}/{result.chapter}: {one_line(error)}")
+            print(f"warning: {self.unsynced[-1]}: not written to the gradebook", flush=True)
+
+    def chapter(self, name: str) -> Chapter | Exception:
+        """The chapter `name`, prepared once (or the error that preparing it raised)."""
+        if name not in self.chapters:
+            try:
+                self.chapters[name] = prepare_chapter(self.sources[name], self.workdir / "chapters",
+                                                      self.dependencies)
+            except Exception as error:
+                self.chapters[name] = error
+        return self.chapters[name]
+
+    def plan(self, found: list[Submission]) -> list[tuple[Submission, object, str]]:
+        """Keeps the results that are up to date, grades here what needs no worker (files that
+        are not notebooks, chapters that cannot be prepared) and returns the jobs left."""
+        jobs = []
+        for submission in found:
+            source = self.sources.get(submission.chapter)
+            key = digest(submission.path.read_bytes(), source.read_bytes() if source else b"",
+                         self.dependencies.encode())
+            previous = None if self.options.force else results_io.load(
+                result_path(self.out, submission))
+            if previous and previous.digest == key and previous.status != "error":
+                self.kept += 1
+                self.record(submission, previous, "unchanged, kept")
+                continue
+            chapter = None
+            if source is not None and not submission.problem:
+                chapter = self.chapter(submission.chapter)
+                try:
+                    read_submission(submission.path)
+                except InvalidSubmission as error:  # no need for a worker
+                    submission = copy.copy(submission)
+                    submission.problem = str(error)
+            if submission.problem or isinstance(chapter, Exception):
+                result = grade_one(submission, chapter, self.out, self.options, key)
+                results_io.save(result_path(self.out, submission), result)
+                self.record(submission, result)
+            else:
+                jobs.append((submission, chapter, key))
+        return jobs
+
+    def run(self, found: list[Submission]) -> list[Result]:
+        """Grades `found`; returns their results in the same order."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        for stale in self.out.rglob(".*.tmp"):
+            stale.unlink()  # half-written by a run that was killed (see files.write_atomic)
+        isolation = self.options.isolation
+        print(f"grading {len(found)} files with isolation {isolation} "
+              f"({sandbox.DESCRIPTIONS[isolation]}), {self.options.jobs} at a time", flush=True)
+        try:
+            run_workers(self.plan(found), self.out, self.options, self.record)
+        finally:
+            if self.database is not None:
+                self.database.close()
+        return [self.results[s.key] for s in found]
+
+
+def check_options(options: Options) -> Shard | None:
+    """Resolves `options.isolation` (`auto`) and parses `--shard`; raises `UsageError`."""
+    try:
+        options.isolation = sandbox.resolve(options.isolation)
+    except (RuntimeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    shard = Shard.parse(options.shard) if options.shard else None
+    if shard is not None and not options.db:
+        raise UsageError("--shard needs --db: the machines' results meet in that gradebook")
+    return shard
+
+
+def grade(submissions: Path, out: Path, solutions: Path, options: Options | None = None) -> int:
+    """Grades every submission, writes DIR's files and returns the exit code (0 once the batch
+    ran, whatever the submissions were; 1 when results could not be written to `--db`; 2 on
+    usage errors, raised as `UsageError`)."""
+    options = copy.copy(options or Options())
+    out, submissions = out.resolve(), submissions.resolve()
+    sources = notebooks.chapter_sources(solutions.resolve())
+    if not sources:
+        raise UsageError(f"no source notebooks in {solutions}/")
+    shard = check_options(options)
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+        workdir = Path(tmp)
+        found = find_submissions(submissions_root(submissions, workdir), list(sources))
+        if not found:
+            raise UsageError(f"no submissions in {submissions}: expected <student>/<chapter>.ipynb"
+                             " or an LMS export")
+        if shard is not None:
+            everyone = len(found)
+            found = [s for s in found if shard.owns(s.student)]
+            print(f"shard {shard}: {len(found)} of the {everyone} files", flush=True)
+        batch = Batch(out, options, sources, workdir)
+        ordered = batch.run(found)
+    write_class_files(out, ordered)
+    return report_end(ordered, batch, options)
+
+
+def report_end(ordered: list[Result], batch: Batch, options: Options) -> int:
+    """Prints the counts of each status and the database's outcome; returns the exit code."""
+    counts = ", ".join(f"{sum(r.status == s for r in ordered)} {s}" for s in STATUSES
+                       if any(r.status == s for r in ordered))
+    print(f"{len(ordered)} submissions: {counts}; grades in {batch.out / 'grades.csv'}"
+          + (f" ({batch.kept} unchanged since the last run, kept)" if batch.kept else ""))
+    if not options.db:
+        return 0
+    if batch.unsynced:
+        print(f"error: {len(batch.unsynced)} results were not written to the gradebook "
+              f"{display_url(options.db)} (they are kept in {batch.out / 'results'}): run the "
+              "same command again to write them", file=sys.stderr)
+        return 1
+    print(f"gradebook {display_url(options.db)}: {len(ordered)} results written")
+    return 0
+
+
+def summary_line(result: Result, note: str = "") -> str:
+    """The line printed for one result."""
+    line = f"{result.student or '.'}/{result.chapter}: {result.status}"
+    if result.graded:
+        line += f" {result.score:g}/{result.max_score:g}"
+        if result.manual_max:
+            line += f" (+{result.manual_max:g} to grade by hand)"
+    if result.message:
+        line += f" - {result.message}"
+    return f"{line} [{note or f'{result.seconds:.1f} s'}]"

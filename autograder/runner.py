@@ -1,0 +1,133 @@
+"""The run stage: a submission autograded by nbgrader, in a copy of its chapter's course, its
+kernel in a `autograder.sandbox.Sandbox`.
+
+- `prepare_chapter`: a chapter's course, where `generate_assignment` ran once (`Chapter`);
+- `run_submission`: one notebook run and scored in a copy of it; returns a `Run` (the executed
+  notebook, the execution report, the score of every graded cell, nbgrader's feedback page) and
+  writes the log for the instructor.
+
+What the run means (status, notes, mistakes) is `autograder.classify`'s business.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+from nbgrader import utils as nbgrader_utils
+
+from . import notebooks, report
+from .course import Course
+from .files import digest, write_atomic
+from .preflight import answer_ids, drop_duplicate_ids
+from .report import ExecutionReport
+from .result import CellScore
+from .sandbox import DESCRIPTIONS, Limits, Sandbox, gib, short_tmp
+
+#: The kernel's environment while grading: fast mode, and nbgrader's marker, under which
+#: `vaelab.train.steps_for` trains a quarter of fast mode's steps.
+GRADING_ENVIRONMENT = {"VAELAB_FAST": "1", "NBGRADER_EXECUTION": "autograde"}
+
+
+@dataclass
+class Chapter:
+    """A chapter ready for grading: `template` is a course where its assignment is generated;
+    `cells` maps each graded cell's grade_id to `(kind, points)`; `answers` are the grade_ids
+    that a submission must still contain (graded and answer cells); `functions` the grade_ids
+    of the answer code cells; `released` the student notebook; `digest` the hash of the source
+    notebook and of the course library."""
+
+    name: str
+    template: Path
+    cells: dict[str, tuple[str, float]]
+    answers: set[str]
+    functions: list[str]
+    released: NotebookNode
+    digest: str
+
+    @property
+    def max_score(self) -> float:
+        return sum(p for kind, p in self.cells.values() if kind == "auto")
+
+    @property
+    def manual_max(self) -> float:
+        return sum(p for kind, p in self.cells.values() if kind == "manual")
+
+
+def prepare_chapter(solution: Path, workdir: Path, dependencies: str = "") -> Chapter:
+    """Runs `generate_assignment` for `solution` once, in `workdir/<chapter>`."""
+    template = workdir / solution.stem
+    template.mkdir(parents=True)
+    released = Course(template).generate_assignment(solution)
+    functions = [cell.metadata.nbgrader["grade_id"] for cell in released.cells
+                 if cell.cell_type == "code" and nbgrader_utils.is_solution(cell)
+                 and not nbgrader_utils.is_grade(cell)]
+    return Chapter(solution.stem, template, notebooks.graded_cells(released),
+                   answer_ids(released), functions, released,
+                   digest(solution.read_bytes(), dependencies.encode()))
+
+
+@dataclass
+class Run:
+    """One notebook run and scored (see the module docstring)."""
+
+    executed: NotebookNode
+    report: ExecutionReport
+    cells: list[CellScore]
+    page: str
+
+
+def _cell_scores(chapter: Chapter, scores: dict, library_changed: bool) -> list[CellScore]:
+    """The score of each graded cell of `chapter`, from nbgrader's `scores`; no autograded point
+    when the course library changed while the notebook ran."""
+    cells = []
+    for grade_id, (kind, points) in chapter.cells.items():
+        score = scores.get(grade_id, (None, points))[0]  # None: waits for a human grader
+        if kind == "auto":
+            score = 0.0 if library_changed else (score or 0.0)
+        cells.append(CellScore(grade_id, kind, score, points))
+    return cells
+
+
+def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, limits: Limits,
+                   log: Path) -> Run:
+    """Autogrades `submitted` in a copy of `chapter`'s course, its kernel in a sandbox
+    (`isolation`, `limits`); writes nbgrader's log and the sandbox's to `log`. Raises
+    `course.NbgraderError` (or anything else) when grading fails."""
+    with tempfile.TemporaryDirectory(prefix="ag-", dir=short_tmp()) as tmp, \
+            Sandbox.open(Path(tmp), isolation, limits) as box:
+        course = Course(shutil.copytree(chapter.template, box.root / "course"))
+        report_path = box.root / "report.json"
+        course.sandbox(box, report=report_path, environment=GRADING_ENVIRONMENT)
+        notebooks.write(drop_duplicate_ids(copy.deepcopy(submitted)), box.root / "submitted.ipynb")
+        execution = None
+        try:
+            with notebooks.environment(**GRADING_ENVIRONMENT):
+                executed = course.autograde(chapter.name, box.root / "submitted.ipynb")
+            execution = report.load(report_path)
+            execution.library_changed = box.library_changed()
+            cells = _cell_scores(chapter, course.scores(chapter.name), execution.library_changed)
+            page = course.generate_feedback(chapter.name).read_text(encoding="utf-8")
+        finally:
+            write_atomic(log, _log(box, execution, course.log))
+    return Run(executed, execution, cells, page)
+
+
+def _log(box: Sandbox, execution: ExecutionReport | None, nbgrader_log: str) -> str:
+    """The instructor's log of one run: the sandbox, the limits, what the kernel printed, the
+    execution report, nbgrader's log."""
+    limits = box.limits
+    lines = [f"isolation: {box.isolation}: {DESCRIPTIONS[box.isolation]}",
+             f"limits: {limits.timeout} s per cell, {limits.notebook_timeout} s per notebook, "
+             f"{gib(limits.memory_limit)} of memory"]
+    kernel = box.kernel_output()
+    if kernel:
+        lines.append(f"kernel output (last lines):\n{kernel}")
+    if execution is not None:
+        lines.append(f"execution report: {json.dumps(execution.to_json())}")
+    return "\n".join(lines) + "\n\n" + nbgrader_log
