@@ -27,7 +27,6 @@ pages taken from `OUT/chapters/`, and the title marked as the instructor edition
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import multiprocessing
 import os
 import time
@@ -36,20 +35,15 @@ from pathlib import Path
 from nbclient import NotebookClient
 
 from . import notebooks
-
-REPO = Path(__file__).resolve().parent.parent
-#: The code the notebooks run besides themselves: a change here re-executes them.
-DEPENDENCIES = ("vaelab/**/*.py", "autograder/hidden/**/*.py")
+from .files import REPO
+from .sandbox import library_digest
 
 
 def cache_key(solution: Path, fast: bool, instructor: bool = False) -> str:
-    """A hash of the source notebook, of the `DEPENDENCIES`, of the fast flag and of the edition."""
-    digest = hashlib.sha256(f"fast={fast}\n".encode() + (b"instructor\n" if instructor else b""))
-    files = [solution] + sorted({p for pattern in DEPENDENCIES for p in REPO.glob(pattern)})
-    for path in files:
-        digest.update(f"{path.name if path == solution else path.relative_to(REPO)}\n".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """A hash of the source notebook, of the course library (`sandbox.library_digest`), of the fast
+    flag and of the edition."""
+    edition = b"instructor" if instructor else b"student"
+    return library_digest(REPO, f"fast={fast}".encode(), edition, solution.read_bytes())
 
 
 def execute(solution: Path, fast: bool, timeout: int | None):
