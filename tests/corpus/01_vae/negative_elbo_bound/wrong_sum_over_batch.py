@@ -1,0 +1,16 @@
+"""
+expect: fail
+mistake: sums the terms over the batch instead of averaging: B times too large
+keywords: sum, batch, mean
+"""
+
+import torch
+
+
+def negative_elbo_bound(model, x, beta=1.0):
+    m, v = model.encode(x)
+    pm, pv = model.prior()
+    z = sample_gaussian(m, v)
+    rec = -log_bernoulli_with_logits(x, model.decode(z)).sum()
+    kl = kl_normal(m, v, pm, pv).sum()
+    return rec + beta * kl, kl, rec

@@ -1,0 +1,11 @@
+"""
+expect: pass
+mistake:
+keywords:
+uses:
+"""
+import torch
+
+
+def duplicate(x, rep):
+    return x.repeat(rep, 1)

@@ -1,0 +1,39 @@
+"""
+expect: fail
+mistake: Computes log q as torch.log(softmax(logits)): for a confident classifier some probabilities round to 0, log gives -inf and kl_y becomes nan; use log_softmax.
+keywords: nan, log_softmax
+uses: duplicate, sample_gaussian, log_bernoulli_with_logits, kl_normal, kl_cat
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def negative_elbo_bound(model, x):
+    Y = model.y_dim
+    B = x.shape[0]
+
+    logits = model.classify(x)
+    q = F.softmax(logits, dim=-1)
+    log_q = torch.log(q)
+
+    x_rep = duplicate(x, Y)
+    y_rep = torch.eye(Y, dtype=x.dtype, device=x.device).repeat_interleave(B, dim=0)
+
+    m, v = model.encode(x_rep, y_rep)
+    z = sample_gaussian(m, v)
+    rec_pairs = -log_bernoulli_with_logits(x_rep, model.decode(z, y_rep))
+    kl_pairs = kl_normal(m, v, *model.prior())
+
+    rec_by = rec_pairs.reshape(Y, B).t()
+    kl_by = kl_pairs.reshape(Y, B).t()
+
+    rec = (q * rec_by).sum(dim=1).mean()
+    kl_z = (q * kl_by).sum(dim=1).mean()
+
+    log_p = torch.full_like(log_q, -math.log(Y))
+    kl_y = kl_cat(q, log_q, log_p).mean()
+
+    nelbo = rec + kl_z + kl_y
+    return nelbo, kl_z, kl_y, rec

@@ -1,0 +1,19 @@
+"""
+expect: fail
+mistake: Leaves each image as a flat vector of C * H * W values, returning (10, n_styles, D) instead of (10, n_styles, C, H, W).
+keywords: shape, image_shape
+uses:
+"""
+import torch
+import torch.nn.functional as F
+
+
+def sample_grid(model, n_styles=20, generator=None):
+    z = torch.randn(n_styles, model.z_dim, generator=generator)
+    rows = []
+    with torch.no_grad():
+        for k in range(10):
+            y = F.one_hot(torch.full((n_styles,), k), 10).float()
+            rows.append(model.decode(z, y))
+    grid = torch.stack(rows)
+    return torch.clip(grid, 0, 1)

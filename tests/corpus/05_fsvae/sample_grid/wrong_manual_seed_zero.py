@@ -1,0 +1,20 @@
+"""
+expect: fail
+mistake: Calls torch.manual_seed(0) and draws without the generator: the argument is ignored (every seed gives the same grid) and the global random state is reset as a side effect.
+keywords: generator, seed
+uses:
+"""
+import torch
+import torch.nn.functional as F
+
+
+def sample_grid(model, n_styles=20, generator=None):
+    torch.manual_seed(0)
+    z = torch.randn(n_styles, model.z_dim)
+    rows = []
+    with torch.no_grad():
+        for k in range(10):
+            y = F.one_hot(torch.full((n_styles,), k), 10).float()
+            rows.append(model.decode(z, y))
+    grid = torch.stack(rows).reshape(10, n_styles, *model.image_shape)
+    return torch.clip(grid, 0, 1)

@@ -1,0 +1,19 @@
+"""
+expect: fail
+mistake: Draws new styles inside the loop over labels, so each row has its own z: a column no longer shows one style across the digits.
+keywords: shared, style, column
+uses:
+"""
+import torch
+import torch.nn.functional as F
+
+
+def sample_grid(model, n_styles=20, generator=None):
+    rows = []
+    with torch.no_grad():
+        for k in range(10):
+            z = torch.randn(n_styles, model.z_dim, generator=generator)
+            y = F.one_hot(torch.full((n_styles,), k), 10).float()
+            rows.append(model.decode(z, y))
+    grid = torch.stack(rows).reshape(10, n_styles, *model.image_shape)
+    return torch.clip(grid, 0, 1)

@@ -1,0 +1,22 @@
+"""
+expect: fail
+mistake: Re-seeds the generator it is given with manual_seed(0), so every seed gives the same grid (and the caller's generator is reset).
+keywords: generator, seed
+uses:
+"""
+import torch
+import torch.nn.functional as F
+
+
+def sample_grid(model, n_styles=20, generator=None):
+    if generator is None:
+        generator = torch.Generator()
+    generator.manual_seed(0)
+    z = torch.randn(n_styles, model.z_dim, generator=generator)
+    rows = []
+    with torch.no_grad():
+        for k in range(10):
+            y = F.one_hot(torch.full((n_styles,), k), 10).float()
+            rows.append(model.decode(z, y))
+    grid = torch.stack(rows).reshape(10, n_styles, *model.image_shape)
+    return torch.clip(grid, 0, 1)

@@ -1,0 +1,19 @@
+"""
+expect: fail
+mistake: Draws one style and repeats it in every column: all n_styles columns are the same image.
+keywords: style, column
+uses:
+"""
+import torch
+import torch.nn.functional as F
+
+
+def sample_grid(model, n_styles=20, generator=None):
+    z = torch.randn(1, model.z_dim, generator=generator).expand(n_styles, -1)
+    rows = []
+    with torch.no_grad():
+        for k in range(10):
+            y = F.one_hot(torch.full((n_styles,), k), 10).float()
+            rows.append(model.decode(z, y))
+    grid = torch.stack(rows).reshape(10, n_styles, *model.image_shape)
+    return torch.clip(grid, 0, 1)
