@@ -85,10 +85,12 @@ def grader_digest() -> str:
 # ---------------------------------------------------------------------------------------------
 # Worker processes
 
+
 def _worker(submission: Submission, chapter, out: Path, options: Options, key: str) -> None:
     """A worker process: grades one submission and writes its result."""
     try:  # die with the batch (a killed batch leaves no orphan grading on)
         import ctypes
+
         ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except Exception:
         pass
@@ -97,19 +99,16 @@ def _worker(submission: Submission, chapter, out: Path, options: Options, key: s
     results_io.save(result_path(out, submission), grade_one(submission, chapter, out, options, key))
 
 
-def _lost(submission: Submission, chapter, out: Path, key: str, seconds: float,
-          status: str, text: str) -> Result:
+def _lost(submission: Submission, chapter, out: Path, key: str, seconds: float, status: str, text: str) -> Result:
     """The result written by the batch for a worker that died or ran out of time."""
-    result = new_result(submission, chapter if isinstance(chapter, Chapter) else None, status,
-                        text)
+    result = new_result(submission, chapter if isinstance(chapter, Chapter) else None, status, text)
     result.digest, result.seconds = key, round(seconds, 1)
     write_not_graded_page(out, result)
     results_io.save(result_path(out, submission), result)
     return result
 
 
-def run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options: Options,
-                on_result) -> None:
+def run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options: Options, on_result) -> None:
     """Grades `jobs` (`(submission, chapter, digest)`) in `options.jobs` worker processes at a
     time and calls `on_result(submission, result)` for each; a worker that dies or runs past
     the notebook's time limit (with a margin) gets an `error` or `timeout` result written by
@@ -119,8 +118,7 @@ def run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options: 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["autograder.batch"])
     queue, running = list(jobs), {}
-    hard_limit = (options.notebook_timeout * HARD_LIMIT_FACTOR + HARD_LIMIT_MARGIN
-                  if options.notebook_timeout else None)
+    hard_limit = options.notebook_timeout * HARD_LIMIT_FACTOR + HARD_LIMIT_MARGIN if options.notebook_timeout else None
     while queue or running:
         while queue and len(running) < max(1, options.jobs):
             submission, chapter, key = queue.pop(0)
@@ -139,16 +137,18 @@ def run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options: 
             del running[process]
             result = results_io.load(result_path(out, submission))
             if result is None or result.digest != key:
-                status, text = (("timeout", f"grading stopped after {hard_limit:.0f} s") if overdue
-                                else ("error", "the grading process died (exit code "
-                                               f"{process.exitcode})"))
-                result = _lost(submission, chapter, out, key, time.monotonic() - start, status,
-                               text)
+                status, text = (
+                    ("timeout", f"grading stopped after {hard_limit:.0f} s")
+                    if overdue
+                    else ("error", f"the grading process died (exit code {process.exitcode})")
+                )
+                result = _lost(submission, chapter, out, key, time.monotonic() - start, status, text)
             on_result(submission, result)
 
 
 # ---------------------------------------------------------------------------------------------
 # The batch
+
 
 class Batch:
     """One run of `grade` over a class: the results so far, the chapters prepared, the database
@@ -188,8 +188,7 @@ class Batch:
         """The chapter `name`, prepared once (or the error that preparing it raised)."""
         if name not in self.chapters:
             try:
-                self.chapters[name] = prepare_chapter(self.sources[name], self.workdir / "chapters",
-                                                      self.dependencies)
+                self.chapters[name] = prepare_chapter(self.sources[name], self.workdir / "chapters", self.dependencies)
             except Exception as error:
                 self.chapters[name] = error
         return self.chapters[name]
@@ -200,10 +199,10 @@ class Batch:
         jobs = []
         for submission in found:
             source = self.sources.get(submission.chapter)
-            key = digest(submission.path.read_bytes(), source.read_bytes() if source else b"",
-                         self.dependencies.encode())
-            previous = None if self.options.force else results_io.load(
-                result_path(self.out, submission))
+            key = digest(
+                submission.path.read_bytes(), source.read_bytes() if source else b"", self.dependencies.encode()
+            )
+            previous = None if self.options.force else results_io.load(result_path(self.out, submission))
             if previous and previous.digest == key and previous.status != "error":
                 self.kept += 1
                 self.record(submission, previous, "unchanged, kept")
@@ -230,8 +229,11 @@ class Batch:
         for stale in self.out.rglob(".*.tmp"):
             stale.unlink()  # half-written by a run that was killed (see files.write_atomic)
         isolation = self.options.isolation
-        print(f"grading {len(found)} files with isolation {isolation} "
-              f"({sandbox.DESCRIPTIONS[isolation]}), {self.options.jobs} at a time", flush=True)
+        print(
+            f"grading {len(found)} files with isolation {isolation} "
+            f"({sandbox.DESCRIPTIONS[isolation]}), {self.options.jobs} at a time",
+            flush=True,
+        )
         try:
             run_workers(self.plan(found), self.out, self.options, self.record)
         finally:
@@ -266,8 +268,7 @@ def grade(submissions: Path, out: Path, solutions: Path, options: Options | None
         workdir = Path(tmp)
         found = find_submissions(submissions_root(submissions, workdir), list(sources))
         if not found:
-            raise UsageError(f"no submissions in {submissions}: expected <student>/<chapter>.ipynb"
-                             " or an LMS export")
+            raise UsageError(f"no submissions in {submissions}: expected <student>/<chapter>.ipynb or an LMS export")
         if shard is not None:
             everyone = len(found)
             found = [s for s in found if shard.owns(s.student)]
@@ -280,16 +281,22 @@ def grade(submissions: Path, out: Path, solutions: Path, options: Options | None
 
 def report_end(ordered: list[Result], batch: Batch, options: Options) -> int:
     """Prints the counts of each status and the database's outcome; returns the exit code."""
-    counts = ", ".join(f"{sum(r.status == s for r in ordered)} {s}" for s in STATUSES
-                       if any(r.status == s for r in ordered))
-    print(f"{len(ordered)} submissions: {counts}; grades in {batch.out / 'grades.csv'}"
-          + (f" ({batch.kept} unchanged since the last run, kept)" if batch.kept else ""))
+    counts = ", ".join(
+        f"{sum(r.status == s for r in ordered)} {s}" for s in STATUSES if any(r.status == s for r in ordered)
+    )
+    print(
+        f"{len(ordered)} submissions: {counts}; grades in {batch.out / 'grades.csv'}"
+        + (f" ({batch.kept} unchanged since the last run, kept)" if batch.kept else "")
+    )
     if not options.db:
         return 0
     if batch.unsynced:
-        print(f"error: {len(batch.unsynced)} results were not written to the gradebook "
-              f"{display_url(options.db)} (they are kept in {batch.out / 'results'}): run the "
-              "same command again to write them", file=sys.stderr)
+        print(
+            f"error: {len(batch.unsynced)} results were not written to the gradebook "
+            f"{display_url(options.db)} (they are kept in {batch.out / 'results'}): run the "
+            "same command again to write them",
+            file=sys.stderr,
+        )
         return 1
     print(f"gradebook {display_url(options.db)}: {len(ordered)} results written")
     return 0

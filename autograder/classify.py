@@ -30,8 +30,10 @@ from .result import CellScore
 from .sandbox import Limits, gib
 
 #: Error outputs that mean "out of memory".
-MEMORY_ERRORS = re.compile(r"MemoryError|OutOfMemoryError|can't allocate memory|"
-                           r"Cannot allocate memory|std::bad_alloc|out of memory")
+MEMORY_ERRORS = re.compile(
+    r"MemoryError|OutOfMemoryError|can't allocate memory|"
+    r"Cannot allocate memory|std::bad_alloc|out of memory"
+)
 #: A test that failed because the function it tests does not exist.
 UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
 #: Notes that go to the end of the message (they say something about the run, not the answers).
@@ -47,35 +49,53 @@ class Verdict:
     mistakes: dict[str, str] = field(default_factory=dict)
 
 
-def classify(report: ExecutionReport, executed: NotebookNode, cells: list[CellScore], *,
-             functions: list[str], missing: list[str], limits: Limits) -> Verdict:
+def classify(
+    report: ExecutionReport,
+    executed: NotebookNode,
+    cells: list[CellScore],
+    *,
+    functions: list[str],
+    missing: list[str],
+    limits: Limits,
+) -> Verdict:
     """The status, notes and named mistakes of one run (see the module docstring). `functions`
     are the chapter's exercise functions, `missing` the answer and test cells deleted."""
     by_label = {cell_label(c, i): c for i, c in enumerate(executed.cells)}
     notes = []
     if report.library_changed:
-        notes.append("tampering: the notebook modified the course library the tests import; "
-                     "no autograded points")
+        notes.append("tampering: the notebook modified the course library the tests import; no autograded points")
     mistakes = named_mistakes(cells, by_label, missing)
     notes += undefined_functions(mistakes, by_label, functions, missing)
-    memory = [label for label, cell in by_label.items()
-              if any(MEMORY_ERRORS.search(f"{o.get('ename')}: {o.get('evalue')}")
-                     for o in error_outputs(cell) if o.get("ename") not in GRADER_ERRORS)]
+    memory = [
+        label
+        for label, cell in by_label.items()
+        if any(
+            MEMORY_ERRORS.search(f"{o.get('ename')}: {o.get('evalue')}")
+            for o in error_outputs(cell)
+            if o.get("ename") not in GRADER_ERRORS
+        )
+    ]
     if memory:
-        notes.append(f"memory: out of memory (limit {gib(limits.memory_limit)}) in "
-                     f"{', '.join(memory)}")
+        notes.append(f"memory: out of memory (limit {gib(limits.memory_limit)}) in {', '.join(memory)}")
     notes += run_notes(report, limits)
     death = report.kernel_death
-    status = ("memory" if memory
-              else "timeout" if death and death.signal == signal.SIGXCPU  # RLIMIT_CPU
-              else "crashed" if death
-              else "timeout" if report.timed_out or report.notebook_timeout
-              else "missing_cells" if missing else "graded")
+    status = (
+        "memory"
+        if memory
+        else "timeout"
+        if death and death.signal == signal.SIGXCPU  # RLIMIT_CPU
+        else "crashed"
+        if death
+        else "timeout"
+        if report.timed_out or report.notebook_timeout
+        else "missing_cells"
+        if missing
+        else "graded"
+    )
     return Verdict(status, notes, mistakes)
 
 
-def named_mistakes(cells: list[CellScore], by_label: dict[str, NotebookNode],
-                   missing: list[str]) -> dict[str, str]:
+def named_mistakes(cells: list[CellScore], by_label: dict[str, NotebookNode], missing: list[str]) -> dict[str, str]:
     """`{grade_id: mistake}` of the failed test cells: the first line of the cell's first error,
     or that the cell was deleted."""
     mistakes = {}
@@ -90,8 +110,9 @@ def named_mistakes(cells: list[CellScore], by_label: dict[str, NotebookNode],
     return mistakes
 
 
-def undefined_functions(mistakes: dict[str, str], by_label: dict[str, NotebookNode],
-                        functions: list[str], missing: list[str]) -> list[str]:
+def undefined_functions(
+    mistakes: dict[str, str], by_label: dict[str, NotebookNode], functions: list[str], missing: list[str]
+) -> list[str]:
     """Rewrites, in `mistakes`, a test's NameError on an exercise function into why it is not
     defined (its answer cell deleted or failed, or the function renamed); returns the notes."""
     notes, undefined = [], []
@@ -102,11 +123,16 @@ def undefined_functions(mistakes: dict[str, str], by_label: dict[str, NotebookNo
         name = match[1]
         undefined.append(name)
         answer = by_label.get(name)
-        failed = answer is not None and (error_outputs(answer) or not answer.get("outputs")
-                                         and answer.get("execution_count") is None)
-        why = ("its answer cell was deleted" if name in missing
-               else "its answer cell failed (see its error in the feedback)" if failed
-               else "did you rename it?")
+        failed = answer is not None and (
+            error_outputs(answer) or not answer.get("outputs") and answer.get("execution_count") is None
+        )
+        why = (
+            "its answer cell was deleted"
+            if name in missing
+            else "its answer cell failed (see its error in the feedback)"
+            if failed
+            else "did you rename it?"
+        )
         mistakes[test] = f"function {name} is not defined: {why}"
         notes.append(f"function {name} is not defined: {why}")
     return notes
@@ -118,34 +144,35 @@ def run_notes(report: ExecutionReport, limits: Limits) -> list[str]:
     notes = []
     death = report.kernel_death
     if death:
-        notes.append(f"crashed: the kernel died in {death.cell}: {death.how}; the cells "
-                     "after it were not run")
+        notes.append(f"crashed: the kernel died in {death.cell}: {death.how}; the cells after it were not run")
     if report.timed_out:
-        notes.append(f"timed out (limits: {limits.timeout} s per cell, "
-                     f"{limits.notebook_timeout} s per notebook): {', '.join(report.timed_out)}")
+        notes.append(
+            f"timed out (limits: {limits.timeout} s per cell, "
+            f"{limits.notebook_timeout} s per notebook): {', '.join(report.timed_out)}"
+        )
     if report.unresponsive:
-        notes.append(f"the kernel did not stop when interrupted in {report.unresponsive}: "
-                     "it was shut down and the cells after it were not run")
+        notes.append(
+            f"the kernel did not stop when interrupted in {report.unresponsive}: "
+            "it was shut down and the cells after it were not run"
+        )
     if report.notebook_timeout:
-        notes.append(f"notebook time limit ({limits.notebook_timeout} s) reached"
-                     + (f"; not run: {', '.join(report.not_run)}"
-                        if report.not_run and not death else ""))
+        notes.append(
+            f"notebook time limit ({limits.notebook_timeout} s) reached"
+            + (f"; not run: {', '.join(report.not_run)}" if report.not_run and not death else "")
+        )
     if report.truncated:
-        notes.append(f"output truncated (more than {limits.max_output_bytes} bytes) in "
-                     f"{', '.join(report.truncated)}")
+        notes.append(f"output truncated (more than {limits.max_output_bytes} bytes) in {', '.join(report.truncated)}")
     if report.restored:
         notes.append("tampering: restored before the tests: " + ", ".join(report.restored))
     for item in report.tampering:
-        notes.append(f"tampering: {', '.join(item.changed)} changed while {item.cell} ran: "
-                     "no points for it")
+        notes.append(f"tampering: {', '.join(item.changed)} changed while {item.cell} ran: no points for it")
     return notes
 
 
 def message(missing: list[str], notes: list[str], cells: list[CellScore]) -> str:
     """The `message` column: the missing cells, the notes (those about the run last), the
     failed tests."""
-    failed = [c.grade_id for c in cells
-              if c.kind == "auto" and not c.passed and c.grade_id not in missing]
+    failed = [c.grade_id for c in cells if c.kind == "auto" and not c.passed and c.grade_id not in missing]
     parts = [f"missing cells: {', '.join(missing)}" if missing else ""]
     parts += [n for n in notes if not n.startswith(LATE_NOTES)]
     parts += [n for n in notes if n.startswith(LATE_NOTES)]

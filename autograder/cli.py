@@ -18,8 +18,10 @@ from .inputs import UsageError
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m autograder", description=(
-        "Release student notebooks, grade submissions and build the book's notebooks."))
+    main = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description=("Release student notebooks, grade submissions and build the book's notebooks."),
+    )
     commands = main.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(commands)
@@ -28,98 +30,164 @@ def parser() -> argparse.ArgumentParser:
 
 def _add_release(commands) -> None:
     release = commands.add_parser("release", help="regenerate chapters/ from solutions/")
-    release.add_argument("--solutions", type=Path, default=REPO / "solutions",
-                         help="source notebooks (default: %(default)s)")
-    release.add_argument("--chapters", type=Path, default=REPO / "chapters",
-                         help="student notebooks to write (default: %(default)s)")
-    release.add_argument("--check", action="store_true",
-                         help="write nothing; exit 1 naming the notebooks that differ")
+    release.add_argument(
+        "--solutions", type=Path, default=REPO / "solutions", help="source notebooks (default: %(default)s)"
+    )
+    release.add_argument(
+        "--chapters", type=Path, default=REPO / "chapters", help="student notebooks to write (default: %(default)s)"
+    )
+    release.add_argument("--check", action="store_true", help="write nothing; exit 1 naming the notebooks that differ")
 
 
 def _add_grade(commands) -> None:
     grade = commands.add_parser("grade", help="autograde a folder or .zip of submissions")
-    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
-                       help="folder (or .zip) of <student>/<chapter>.ipynb, or a Canvas, "
-                            "Moodle or Blackboard export")
-    grade.add_argument("--out", type=Path, required=True, metavar="DIR",
-                       help="receives grades.csv, scores_by_function.csv, summary.html, "
-                            "feedback/, results/, logs/")
-    grade.add_argument("--timeout", type=int, default=180, metavar="SECONDS",
-                       help="execution time limit per cell (default: %(default)s)")
-    grade.add_argument("--notebook-timeout", type=int, default=900, metavar="SECONDS",
-                       help="execution time limit per notebook; 0: none (default: %(default)s)")
-    grade.add_argument("--memory-limit", type=memory_size, default="4G", metavar="SIZE",
-                       help="address-space limit of each kernel, e.g. 4G, 512M; 0: none "
-                            "(default: 4G)")
-    grade.add_argument("--max-output", type=memory_size, default="1M", metavar="SIZE",
-                       help="output kept per cell, the rest is dropped (default: 1M)")
-    grade.add_argument("--isolation", choices=("auto", "bwrap", "rlimits"), default="auto",
-                       help="bwrap: bubblewrap sandbox (no network, no file outside the "
-                            "submission); rlimits: limits only; auto: bwrap when it works here "
-                            "(default: %(default)s)")
-    grade.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                       help="grade N submissions at once (default: %(default)s)")
-    grade.add_argument("--force", action="store_true",
-                       help="regrade everything, even the results that are up to date in DIR")
-    grade.add_argument("--db", metavar="URL", default="",
-                       help="also write every result to this gradebook: an SQLAlchemy URL, "
-                            "postgresql://user:password@host/course or sqlite:////path/gradebook.db"
-                            " (nbgrader's tables and autograder_result)")
-    grade.add_argument("--shard", metavar="i/N", default="",
-                       help="grade only the i-th of N disjoint parts of the class (split by "
-                            "student id), one per machine, into one --db gradebook")
-    grade.add_argument("--solutions", type=Path, default=REPO / "solutions",
-                       help="source notebooks (default: %(default)s)")
+    grade.add_argument(
+        "submissions",
+        type=Path,
+        metavar="SUBMISSIONS",
+        help="folder (or .zip) of <student>/<chapter>.ipynb, or a Canvas, Moodle or Blackboard export",
+    )
+    grade.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="receives grades.csv, scores_by_function.csv, summary.html, feedback/, results/, logs/",
+    )
+    grade.add_argument(
+        "--timeout",
+        type=int,
+        default=180,
+        metavar="SECONDS",
+        help="execution time limit per cell (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--notebook-timeout",
+        type=int,
+        default=900,
+        metavar="SECONDS",
+        help="execution time limit per notebook; 0: none (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--memory-limit",
+        type=memory_size,
+        default="4G",
+        metavar="SIZE",
+        help="address-space limit of each kernel, e.g. 4G, 512M; 0: none (default: 4G)",
+    )
+    grade.add_argument(
+        "--max-output",
+        type=memory_size,
+        default="1M",
+        metavar="SIZE",
+        help="output kept per cell, the rest is dropped (default: 1M)",
+    )
+    grade.add_argument(
+        "--isolation",
+        choices=("auto", "bwrap", "rlimits"),
+        default="auto",
+        help="bwrap: bubblewrap sandbox (no network, no file outside the "
+        "submission); rlimits: limits only; auto: bwrap when it works here "
+        "(default: %(default)s)",
+    )
+    grade.add_argument(
+        "--jobs", "-j", type=int, default=1, metavar="N", help="grade N submissions at once (default: %(default)s)"
+    )
+    grade.add_argument(
+        "--force", action="store_true", help="regrade everything, even the results that are up to date in DIR"
+    )
+    grade.add_argument(
+        "--db",
+        metavar="URL",
+        default="",
+        help="also write every result to this gradebook: an SQLAlchemy URL, "
+        "postgresql://user:password@host/course or sqlite:////path/gradebook.db"
+        " (nbgrader's tables and autograder_result)",
+    )
+    grade.add_argument(
+        "--shard",
+        metavar="i/N",
+        default="",
+        help="grade only the i-th of N disjoint parts of the class (split by "
+        "student id), one per machine, into one --db gradebook",
+    )
+    grade.add_argument(
+        "--solutions", type=Path, default=REPO / "solutions", help="source notebooks (default: %(default)s)"
+    )
 
 
 def _add_check(commands) -> None:
     check = commands.add_parser("check", help="run the visible checks of your own notebook")
-    check.add_argument("notebook", type=Path, metavar="NOTEBOOK",
-                       help="your chapters/NN_name.ipynb")
-    check.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
-                       help="execution time limit per cell (default: %(default)s)")
+    check.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="your chapters/NN_name.ipynb")
+    check.add_argument(
+        "--timeout",
+        type=int,
+        default=600,
+        metavar="SECONDS",
+        help="execution time limit per cell (default: %(default)s)",
+    )
 
 
 def _add_export(commands) -> None:
     export = commands.add_parser("export", help="write DIR/export.csv for the LMS gradebook")
-    export.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="the folder that `grade` wrote (it holds grades.csv)")
-    export.add_argument("--format", choices=("csv",), default="csv",
-                        help="file format (default: %(default)s)")
-    export.add_argument("--db", metavar="URL", default="",
-                        help="read the whole class from this gradebook (what every `grade --db "
-                             "URL` shard wrote) and also write DIR/grades.csv and "
-                             "DIR/summary.html from it")
+    export.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="the folder that `grade` wrote (it holds grades.csv)"
+    )
+    export.add_argument("--format", choices=("csv",), default="csv", help="file format (default: %(default)s)")
+    export.add_argument(
+        "--db",
+        metavar="URL",
+        default="",
+        help="read the whole class from this gradebook (what every `grade --db "
+        "URL` shard wrote) and also write DIR/grades.csv and "
+        "DIR/summary.html from it",
+    )
 
 
 def _add_book(commands) -> None:
     book = commands.add_parser("book", help="execute the solutions into the book's notebooks")
-    book.add_argument("--fast", action="store_true",
-                      help="fast mode for the kernel (also when VAELAB_FAST=1)")
-    book.add_argument("--out", type=Path, default=REPO / "book" / "_generated",
-                      help="output folder; notebooks go to OUT/chapters (default: %(default)s)")
-    book.add_argument("--solutions", type=Path, default=REPO / "solutions",
-                      help="source notebooks (default: %(default)s)")
-    book.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
-                      help="execution time limit per cell (default: none)")
-    book.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                      help="execute N notebooks at once (default: %(default)s)")
-    book.add_argument("--instructor", action="store_true",
-                      help="instructor edition: the executed solutions unchanged, plus OUT/_toc.yml and "
-                           "OUT/_config.yml to build it with (see `make book-instructor`)")
+    book.add_argument("--fast", action="store_true", help="fast mode for the kernel (also when VAELAB_FAST=1)")
+    book.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "book" / "_generated",
+        help="output folder; notebooks go to OUT/chapters (default: %(default)s)",
+    )
+    book.add_argument(
+        "--solutions", type=Path, default=REPO / "solutions", help="source notebooks (default: %(default)s)"
+    )
+    book.add_argument(
+        "--timeout", type=int, default=None, metavar="SECONDS", help="execution time limit per cell (default: none)"
+    )
+    book.add_argument(
+        "--jobs", "-j", type=int, default=1, metavar="N", help="execute N notebooks at once (default: %(default)s)"
+    )
+    book.add_argument(
+        "--instructor",
+        action="store_true",
+        help="instructor edition: the executed solutions unchanged, plus OUT/_toc.yml and "
+        "OUT/_config.yml to build it with (see `make book-instructor`)",
+    )
 
 
 def _add_handout(commands) -> None:
     handout = commands.add_parser("handout", help="write the student edition (no answers) into a new folder")
-    handout.add_argument("--out", type=Path, required=True, metavar="DIR",
-                         help="a new or empty folder, outside this repository")
-    handout.add_argument("--solved", metavar="CHAPTER[,CHAPTER...]", default="",
-                         help="chapters whose solution ships too (reference module and executed solution "
-                              "notebook), e.g. 01_vae after its deadline")
-    handout.add_argument("--solutions", type=Path, default=REPO / "solutions",
-                         help="source notebooks (default: %(default)s)")
-    handout.add_argument("--chapters", type=Path, default=REPO / "chapters",
-                         help="released student notebooks (default: %(default)s)")
+    handout.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="a new or empty folder, outside this repository"
+    )
+    handout.add_argument(
+        "--solved",
+        metavar="CHAPTER[,CHAPTER...]",
+        default="",
+        help="chapters whose solution ships too (reference module and executed solution "
+        "notebook), e.g. 01_vae after its deadline",
+    )
+    handout.add_argument(
+        "--solutions", type=Path, default=REPO / "solutions", help="source notebooks (default: %(default)s)"
+    )
+    handout.add_argument(
+        "--chapters", type=Path, default=REPO / "chapters", help="released student notebooks (default: %(default)s)"
+    )
 
 
 def memory_size(text: str) -> int:
@@ -136,27 +204,42 @@ def memory_size(text: str) -> int:
 
 def _release(args) -> int:
     from .release import release
+
     return release(args.solutions, args.chapters, args.check)
 
 
 def _grade(args) -> int:
     from .batch import Options, grade
+
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    return grade(args.submissions, args.out, args.solutions, Options(
-        timeout=args.timeout, notebook_timeout=args.notebook_timeout,
-        memory_limit=args.memory_limit, max_output_bytes=args.max_output,
-        isolation=args.isolation, jobs=args.jobs, force=args.force, db=args.db,
-        shard=args.shard))
+    return grade(
+        args.submissions,
+        args.out,
+        args.solutions,
+        Options(
+            timeout=args.timeout,
+            notebook_timeout=args.notebook_timeout,
+            memory_limit=args.memory_limit,
+            max_output_bytes=args.max_output,
+            isolation=args.isolation,
+            jobs=args.jobs,
+            force=args.force,
+            db=args.db,
+            shard=args.shard,
+        ),
+    )
 
 
 def _check(args) -> int:
     from .check import check
+
     return check(args.notebook, args.timeout)
 
 
 def _handout(args) -> int:
     from .handout import HandoutError, build, parse_solved
+
     try:
         handout = build(args.out, parse_solved(args.solved), args.solutions, args.chapters)
     except HandoutError as error:
@@ -168,16 +251,19 @@ def _handout(args) -> int:
 
 def _export(args) -> int:
     from .feedback import export, write_class_files
+
     if args.db:
         from .gradebook import ClassGradebook
+
         database = ClassGradebook(args.db)
         try:
             results = database.results()
         finally:
             database.close()
         if not results:
-            raise UsageError(f"the gradebook {args.db} holds no results: run "
-                             "`python -m autograder grade ... --db URL` first")
+            raise UsageError(
+                f"the gradebook {args.db} holds no results: run `python -m autograder grade ... --db URL` first"
+            )
         for path in write_class_files(args.out, results):
             print(f"wrote {path}")
     path = export(args.out, args.format)
@@ -187,10 +273,10 @@ def _export(args) -> int:
 
 def _book(args) -> int:
     from .book import build
+
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    return build(args.solutions, args.out, args.fast, args.timeout, instructor=args.instructor,
-                 jobs=args.jobs)
+    return build(args.solutions, args.out, args.fast, args.timeout, instructor=args.instructor, jobs=args.jobs)
 
 
 #: Each command: (the function that declares its arguments, the function that runs it).

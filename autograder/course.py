@@ -73,9 +73,11 @@ class NbgraderError(RuntimeError):
 def _cause(log: str) -> str:
     """The first exception line in nbgrader's log (nbgrader logs the traceback of the real
     error, then raises a generic "Please see the above traceback")."""
-    causes = [line.strip() for line in log.splitlines()
-              if re.match(r"\s*[\w.]+(Error|Exception|Interrupt)\b", line)
-              and "Please see the" not in line]
+    causes = [
+        line.strip()
+        for line in log.splitlines()
+        if re.match(r"\s*[\w.]+(Error|Exception|Interrupt)\b", line) and "Please see the" not in line
+    ]
     return causes[0] if causes else "unknown error (see the log)"
 
 
@@ -106,18 +108,27 @@ class Course:
         # Quiet kernels: ipykernel warns on stderr about unencrypted TCP at every start.
         self.config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
         self.config.Autograde.autograde_preprocessors = [
-            GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-            SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+            GuardedExecute,
+            IgnorePattern,
+            ClearMetadataPreprocessor,
+            LimitOutput,
+            SaveAutoGrades,
+            AssignLatePenalties,
+            CheckCellMetadata,
+        ]
         # The feedback shows every cell and its outputs (the named mistakes), but not the source
         # of the hidden tests, which the next class would otherwise read.
         self.config.GenerateFeedback.preprocessors = [
-            GetGrades, ClearHiddenTests, ShortTestTracebacks, CSSHTMLHeaderPreprocessor]
+            GetGrades,
+            ClearHiddenTests,
+            ShortTestTracebacks,
+            CSSHTMLHeaderPreprocessor,
+        ]
         self.config.ClearHiddenTests.enforce_metadata = False
         self.coursedir = CourseDirectory(config=self.config)
         self.log = ""
 
-    def sandbox(self, box: Sandbox, *, report: Path, environment: dict[str, str],
-                guard: bool = True) -> None:
+    def sandbox(self, box: Sandbox, *, report: Path, environment: dict[str, str], guard: bool = True) -> None:
         """How `autograde` runs the kernel: in the sandbox `box` (`autograder.sandbox`), under
         its limits, with the JSON `report` of `GuardedExecute` and the kernel's extra
         `environment`."""
@@ -139,8 +150,11 @@ class Course:
     def _run(self, converter: type, chapter: str, student: str) -> None:
         # nbgrader's Gradebook runs the `alembic` script found on PATH when it creates a database.
         path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-        with temp_attrs(self.coursedir, assignment_id=chapter, student_id=student), \
-                notebooks.environment(PATH=path), warnings.catch_warnings():
+        with (
+            temp_attrs(self.coursedir, assignment_id=chapter, student_id=student),
+            notebooks.environment(PATH=path),
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy warnings
             app = converter(coursedir=self.coursedir, config=self.config, log=LOG)
             app.force = True

@@ -79,6 +79,7 @@ GUARD_CHECK = "getattr(__import__('sys'), {name!r}).differences()"
 # ---------------------------------------------------------------------------------------------
 # Output caps (pure functions of a kernel message)
 
+
 def _length(value) -> int:
     return len(value) if isinstance(value, str) else len(json.dumps(value))
 
@@ -90,8 +91,7 @@ def output_size(msg_type: str, content: dict) -> int:
     if msg_type == "error":
         return sum(_length(content.get(key, "")) for key in ("ename", "evalue", "traceback"))
     metadata = content.get("metadata") or {}
-    return (sum(_length(v) for v in (content.get("data") or {}).values())
-            + (_length(metadata) if metadata else 0))
+    return sum(_length(v) for v in (content.get("data") or {}).values()) + (_length(metadata) if metadata else 0)
 
 
 def _clip_lines(lines: list[str], room: int) -> list[str]:
@@ -113,9 +113,12 @@ def shrink(msg_type: str, content: dict, room: int) -> dict:
     if msg_type == "stream":
         return {**content, "text": str(content.get("text", ""))[:room]}
     if msg_type == "error":  # the value gets half the room at most, the traceback the rest
-        evalue = str(content.get("evalue", ""))[:room // 2]
-        return {**content, "evalue": evalue,
-                "traceback": _clip_lines(list(content.get("traceback") or []), room - len(evalue))}
+        evalue = str(content.get("evalue", ""))[: room // 2]
+        return {
+            **content,
+            "evalue": evalue,
+            "traceback": _clip_lines(list(content.get("traceback") or []), room - len(evalue)),
+        }
     plain = (content.get("data") or {}).get("text/plain", "")
     plain = plain if isinstance(plain, str) else ""
     return {**content, "data": {"text/plain": plain[:room]}, "metadata": {}}
@@ -139,12 +142,17 @@ def cap_message(msg: dict, budget: int, limit: int) -> tuple[dict | None, int, b
 
 def truncation_note(msg: dict, limit: int) -> dict:
     """A stream message, in reply to the same request as `msg`, saying that output was cut."""
-    return {**msg, "msg_type": "stream", "header": {**msg["header"], "msg_type": "stream"},
-            "content": {"name": "stdout", "text": TRUNCATED.format(limit=limit)}}
+    return {
+        **msg,
+        "msg_type": "stream",
+        "header": {**msg["header"], "msg_type": "stream"},
+        "content": {"name": "stdout", "text": TRUNCATED.format(limit=limit)},
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # The guard's code, as the kernel runs it
+
 
 def imported_course_modules(cells: list[NotebookNode]) -> list[str]:
     """The `vaelab` / `autograder` modules that the import statements of `cells` name."""
@@ -166,8 +174,7 @@ def imported_course_modules(cells: list[NotebookNode]) -> list[str]:
 
 def _python_only(source: str) -> str:
     """The source without IPython's magics and shell escapes (`%matplotlib`, `!ls`)."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
 def guard_install_code(name: str, modules: list[str], lib: str) -> str:
@@ -175,26 +182,27 @@ def guard_install_code(name: str, modules: list[str], lib: str) -> str:
     source runs in a namespace of its own (nothing is left in the notebook's namespace, nor in
     `sys.modules`)."""
     source = Path(guard.__file__).read_text(encoding="utf-8")
-    return "\n".join([
-        "import sys as _sys",
-        "_namespace = {'__name__': '_autograder_guard'}",
-        f"exec(compile({source!r}, '<autograder guard>', 'exec'), _namespace)",
-        f"setattr(_sys, {name!r}, _namespace['install']({modules!r}, {lib!r}, get_ipython()))",
-        "del _sys, _namespace"])
+    return "\n".join(
+        [
+            "import sys as _sys",
+            "_namespace = {'__name__': '_autograder_guard'}",
+            f"exec(compile({source!r}, '<autograder guard>', 'exec'), _namespace)",
+            f"setattr(_sys, {name!r}, _namespace['install']({modules!r}, {lib!r}, get_ipython()))",
+            "del _sys, _namespace",
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The execution step
 
+
 class GuardedExecute(Execute):
     """See the module docstring."""
 
-    notebook_timeout = Integer(900, help="time limit for the whole notebook, in seconds "
-                                          "(0: none)").tag(config=True)
-    max_output_bytes = Integer(1_000_000, help="the most output kept per cell, in bytes "
-                                                "(0: no limit)").tag(config=True)
-    guard = Bool(False, help="snapshot, restore and check the test machinery around "
-                             "test cells").tag(config=True)
+    notebook_timeout = Integer(900, help="time limit for the whole notebook, in seconds (0: none)").tag(config=True)
+    max_output_bytes = Integer(1_000_000, help="the most output kept per cell, in bytes (0: no limit)").tag(config=True)
+    guard = Bool(False, help="snapshot, restore and check the test machinery around test cells").tag(config=True)
     report_path = Unicode("", help="where to write the JSON report").tag(config=True)
     lib_dir = Unicode("", help="the course library the kernel imports").tag(config=True)
 
@@ -249,8 +257,10 @@ class GuardedExecute(Execute):
         label = notebooks.cell_label(cell, index)
         if not self._stopped and self._out_of_time():
             self.report.notebook_timeout = True
-            self._stopped = (NOTEBOOK_TIMEOUT, "not run, the notebook ran out of its time "
-                                               f"limit ({self.notebook_timeout} s)")
+            self._stopped = (
+                NOTEBOOK_TIMEOUT,
+                f"not run, the notebook ran out of its time limit ({self.notebook_timeout} s)",
+            )
         if self._stopped:
             cell.outputs = [error_output(*self._stopped)]
             self.report.not_run.append(label)
@@ -266,9 +276,13 @@ class GuardedExecute(Execute):
             changed = self._silent(GUARD_CHECK.format(name=self._guard_name))
             if changed:
                 self.report.tampering.append(Tampering(label, changed))
-                cell.outputs.append(error_output(
-                    TAMPERING, "the grader's test machinery was modified while this test ran "
-                               f"({', '.join(changed[:5])}): no points"))
+                cell.outputs.append(
+                    error_output(
+                        TAMPERING,
+                        "the grader's test machinery was modified while this test ran "
+                        f"({', '.join(changed[:5])}): no points",
+                    )
+                )
 
     def _execute(self, index: int, cell: NotebookNode, resources, label: str) -> bool:
         """Executes the cell; False when the kernel is gone after it (the cells after it are
@@ -281,14 +295,16 @@ class GuardedExecute(Execute):
             code, signal_number = exit_status(self.km)
             how = describe_death(code, signal_number)
             self.report.kernel_death = KernelDeath(label, code, signal_number, how)
-            cell.outputs.append(error_output(
-                DEAD_KERNEL, f"the kernel died while running this cell: {how}"))
+            cell.outputs.append(error_output(DEAD_KERNEL, f"the kernel died while running this cell: {how}"))
             self._stopped = (DEAD_KERNEL, "not run, the kernel had died")
             return False
         except CellTimeoutError:  # the kernel ignored the interrupt after a timeout: stop it
-            cell.outputs.append(error_output(
-                CELL_TIMEOUT, "the cell did not stop when interrupted after its time limit; "
-                              "the kernel was shut down"))
+            cell.outputs.append(
+                error_output(
+                    CELL_TIMEOUT,
+                    "the cell did not stop when interrupted after its time limit; the kernel was shut down",
+                )
+            )
             self.report.timed_out.append(label)
             self.report.unresponsive = label
             self._kill()
@@ -313,8 +329,7 @@ class GuardedExecute(Execute):
         """Runs `code` silently in the kernel; returns its value decoded from JSON, or None
         when it failed or did not answer in time."""
         expression = f"__import__('json').dumps({code})"
-        msg_id = self.kc.execute("pass", silent=True, store_history=False,
-                                 user_expressions={"value": expression})
+        msg_id = self.kc.execute("pass", silent=True, store_history=False, user_expressions={"value": expression})
         try:
             reply = self.wait_for_reply(msg_id)
         except (CellTimeoutError, DeadKernelError):

@@ -78,8 +78,15 @@ def function_rows(result: Result) -> list[FunctionRow]:
             continue
         name = cell.grade_id.removeprefix("test_")
         function = next((a for a in answers if name == a or name.startswith(a + "_")), name)
-        rows.append(FunctionRow(function, cell.grade_id, cell.score or 0, cell.max_score,
-                                "" if cell.passed else result.mistakes.get(cell.grade_id, "")))
+        rows.append(
+            FunctionRow(
+                function,
+                cell.grade_id,
+                cell.score or 0,
+                cell.max_score,
+                "" if cell.passed else result.mistakes.get(cell.grade_id, ""),
+            )
+        )
     return rows
 
 
@@ -87,23 +94,28 @@ def summary_block(result: Result) -> str:
     """The summary at the top of a student's feedback page (see the module docstring)."""
     rows = []
     for row in function_rows(result):
-        verdict = ("<span class=passed>passed</span>" if row.passed else
-                   f"<span class=failed>{_e(row.mistake or 'failed')}</span>")
-        rows.append(f"<tr><td><code>{_e(row.function)}</code></td>"
-                    f"<td>{row.score:g} / {row.max_score:g}</td><td>{verdict}</td></tr>")
+        verdict = (
+            "<span class=passed>passed</span>"
+            if row.passed
+            else f"<span class=failed>{_e(row.mistake or 'failed')}</span>"
+        )
+        rows.append(
+            f"<tr><td><code>{_e(row.function)}</code></td>"
+            f"<td>{row.score:g} / {row.max_score:g}</td><td>{verdict}</td></tr>"
+        )
     notes = "".join(f"<li>{_e(note)}</li>" for note in result.notes)
-    manual = (f" (+ {result.manual_max:g} points of written answers, graded by hand)"
-              if result.manual_max else "")
-    return (f"{STYLE}<div class=autograder-summary id=autograder-summary>"
-            f"<h2>{_e(result.chapter)}: {result.score:g} / {result.max_score:g}"
-            f"{_e(manual)}</h2>"
-            f"<p>Status: <b>{_e(result.status)}</b>: "
-            f"{_e(STATUS_TEXT.get(result.status, ''))}</p>"
-            + (f"<table><tr><th>function</th><th>points</th><th>result</th></tr>"
-               f"{''.join(rows)}</table>" if rows else "")
-            + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
-            + "<p>Below: your notebook as the grader ran it, with every test's full message.</p>"
-            "</div>")
+    manual = f" (+ {result.manual_max:g} points of written answers, graded by hand)" if result.manual_max else ""
+    return (
+        f"{STYLE}<div class=autograder-summary id=autograder-summary>"
+        f"<h2>{_e(result.chapter)}: {result.score:g} / {result.max_score:g}"
+        f"{_e(manual)}</h2>"
+        f"<p>Status: <b>{_e(result.status)}</b>: "
+        f"{_e(STATUS_TEXT.get(result.status, ''))}</p>"
+        + (f"<table><tr><th>function</th><th>points</th><th>result</th></tr>{''.join(rows)}</table>" if rows else "")
+        + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
+        + "<p>Below: your notebook as the grader ran it, with every test's full message.</p>"
+        "</div>"
+    )
 
 
 def with_summary(page: str, block: str) -> str:
@@ -111,19 +123,20 @@ def with_summary(page: str, block: str) -> str:
     match = re.search(r"<body[^>]*>", page)
     if not match:
         return block + page
-    return page[:match.end()] + "\n" + block + "\n" + page[match.end():]
+    return page[: match.end()] + "\n" + block + "\n" + page[match.end() :]
 
 
 def not_graded_page(result: Result) -> str:
     """The page of a file that was not graded, saying why."""
     title = _e(f"{result.student}/{result.chapter}")
     notes = "".join(f"<li>{_e(note)}</li>" for note in result.notes)
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
-            f"{STYLE}</head><body><div class=autograder-summary id=autograder-summary>"
-            f"<h1>{title}: not graded ({_e(result.status)})</h1>"
-            f"<p>{_e(STATUS_TEXT.get(result.status, ''))}.</p>"
-            f"<p>{_e(result.message)}</p>" + (f"<ul>{notes}</ul>" if notes else "")
-            + "</div></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title>'
+        f"{STYLE}</head><body><div class=autograder-summary id=autograder-summary>"
+        f"<h1>{title}: not graded ({_e(result.status)})</h1>"
+        f"<p>{_e(STATUS_TEXT.get(result.status, ''))}.</p>"
+        f"<p>{_e(result.message)}</p>" + (f"<ul>{notes}</ul>" if notes else "") + "</div></body></html>\n"
+    )
 
 
 #: The error names whose message is a named mistake (vaelab's CheckFailed is an AssertionError).
@@ -138,6 +151,7 @@ OTHER_FAILURE_CHARS = 80
 def histogram_png(scores: list[float], maximum: float) -> str:
     """A histogram of `scores` as a base64 PNG (matplotlib, Agg)."""
     import matplotlib
+
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
 
@@ -162,13 +176,16 @@ def class_summary(results: list[Result]) -> str:
     """`summary.html` (see the module docstring)."""
     chapters = sorted({r.chapter for r in results if r.max_score})
     statuses = collections.Counter(r.status for r in results)
-    sections = [f"<h1>Class summary</h1><p>{len(results)} submissions: "
-                + ", ".join(f"{n} {_e(s)}" for s, n in sorted(statuses.items())) + "</p>"]
-    sections += [_chapter_section(chapter, [r for r in results if r.chapter == chapter])
-                 for chapter in chapters]
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Class summary</title>"
-            f"{STYLE.replace('.autograder-summary ', '')}</head><body>"
-            + "".join(sections) + "</body></html>\n")
+    sections = [
+        f"<h1>Class summary</h1><p>{len(results)} submissions: "
+        + ", ".join(f"{n} {_e(s)}" for s, n in sorted(statuses.items()))
+        + "</p>"
+    ]
+    sections += [_chapter_section(chapter, [r for r in results if r.chapter == chapter]) for chapter in chapters]
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Class summary</title>'
+        f"{STYLE.replace('.autograder-summary ', '')}</head><body>" + "".join(sections) + "</body></html>\n"
+    )
 
 
 def _failures(graded: list[Result]) -> tuple[dict, collections.Counter, collections.Counter]:
@@ -199,28 +216,33 @@ def _chapter_section(chapter: str, every: list[Result]) -> str:
     failures, mistakes, others = _failures(graded)
     rate_rows = "".join(
         f"<tr><td><code>{_e(f)}</code></td><td>{n}/{t}</td><td>{100 * n / t:.0f} %</td></tr>"
-        for f, (n, t) in sorted(failures.items(), key=lambda i: -i[1][0] / i[1][1]))
+        for f, (n, t) in sorted(failures.items(), key=lambda i: -i[1][0] / i[1][1])
+    )
     mistake_rows = "".join(
         f"<tr><td>{count}</td><td><code>{_e(f)}</code></td><td>{_e(m)}</td></tr>"
-        for (f, m), count in mistakes.most_common(COMMON_MISTAKES))
+        for (f, m), count in mistakes.most_common(COMMON_MISTAKES)
+    )
     return (
         f"<h2>{_e(chapter)}</h2><p>{len(every)} submissions, {len(graded)} graded; "
         f"mean {mean:.2f} / {maximum:g}</p>"
-        f"<img alt=\"score histogram of {_e(chapter)}\" "
-        f"src=\"data:image/png;base64,{histogram_png(scores, maximum)}\">"
+        f'<img alt="score histogram of {_e(chapter)}" '
+        f'src="data:image/png;base64,{histogram_png(scores, maximum)}">'
         "<h3>Failure rate per function</h3><table><tr><th>function</th><th>failed</th>"
         f"<th>rate</th></tr>{rate_rows}</table>"
         "<h3>Most common mistakes</h3><table><tr><th>count</th><th>function</th>"
         f"<th>assertion message (first line)</th></tr>{mistake_rows}</table>"
-        + (f"<p>Other failures: {_e(', '.join(f'{n} × {k}' for k, n in others.most_common()))}"
-           "</p>" if others else ""))
+        + (f"<p>Other failures: {_e(', '.join(f'{n} × {k}' for k, n in others.most_common()))}</p>" if others else "")
+    )
 
 
 def write_class_files(out: Path, results: list[Result]) -> list[Path]:
     """Writes `grades.csv`, `scores_by_function.csv` and `summary.html` of `results` (in the
     order of the rows) into `out`; returns their paths."""
-    files = {"grades.csv": grades_csv(results), "scores_by_function.csv": cells_csv(results),
-             "summary.html": class_summary(results)}
+    files = {
+        "grades.csv": grades_csv(results),
+        "scores_by_function.csv": cells_csv(results),
+        "summary.html": class_summary(results),
+    }
     for name, text in files.items():
         write_atomic(Path(out) / name, text)
     return [Path(out) / name for name in files]
@@ -247,8 +269,7 @@ def export(out: Path, fmt: str = "csv") -> Path:
     lines = []
     for student in sorted(scores):
         values = [scores[student].get(chapter, 0.0) for chapter in chapters]
-        lines.append(dict(zip(columns, [student, *(f"{v:g}" for v in values), f"{sum(values):g}"],
-                              strict=True)))
+        lines.append(dict(zip(columns, [student, *(f"{v:g}" for v in values), f"{sum(values):g}"], strict=True)))
     target = out / "export.csv"
     write_atomic(target, csv_text(columns, lines))
     return target

@@ -27,8 +27,7 @@ def digest(*parts: bytes) -> str:
 def files_digest(root: Path, files: Iterable[Path], *salt: bytes) -> str:
     """`digest` of `salt`, then of each file as its path relative to `root`, a NUL byte and its
     bytes, in the order given."""
-    return digest(*salt, *(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes()
-                           for p in files))
+    return digest(*salt, *(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() for p in files))
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:

@@ -56,15 +56,14 @@ class Options:
     shard: str = ""
 
     def limits(self) -> Limits:
-        return Limits(self.timeout, self.notebook_timeout, self.memory_limit,
-                      self.max_output_bytes)
+        return Limits(self.timeout, self.notebook_timeout, self.memory_limit, self.max_output_bytes)
 
 
-def new_result(submission: Submission, chapter: Chapter | None, status: str,
-               message_text: str = "") -> Result:
+def new_result(submission: Submission, chapter: Chapter | None, status: str, message_text: str = "") -> Result:
     """A result without scores yet; the maxima come from the chapter, when it is known."""
-    result = Result(submission.student, submission.chapter, status, message_text,
-                    name=submission.name, file=submission.file)
+    result = Result(
+        submission.student, submission.chapter, status, message_text, name=submission.name, file=submission.file
+    )
     if chapter is not None:
         result.max_score, result.manual_max = chapter.max_score, chapter.manual_max
         result.functions = list(chapter.functions)
@@ -75,8 +74,7 @@ def feedback_path(out: Path, result: Result) -> Path:
     return out / "feedback" / result.student / f"{result.chapter}.html"
 
 
-def grade_submission(submission: Submission, chapter: Chapter, out: Path,
-                     options: Options) -> Result:
+def grade_submission(submission: Submission, chapter: Chapter, out: Path, options: Options) -> Result:
     """Autogrades one valid-looking submission (see the module docstring); writes its feedback
     and log under `out`. Raises `InvalidSubmission`, or anything else on a failure (the caller
     reports it)."""
@@ -84,12 +82,18 @@ def grade_submission(submission: Submission, chapter: Chapter, out: Path,
     result.isolation = options.isolation
     submitted = read_submission(submission.path)
     notes = preflight(submitted, chapter.released, set(chapter.cells))
-    run = run_submission(submitted, chapter, options.isolation, options.limits(),
-                         out / "logs" / submission.student / f"{chapter.name}.log")
+    run = run_submission(
+        submitted,
+        chapter,
+        options.isolation,
+        options.limits(),
+        out / "logs" / submission.student / f"{chapter.name}.log",
+    )
     result.cells = run.cells
     missing = sorted(chapter.answers - answer_ids(submitted))
-    verdict = classify(run.report, run.executed, run.cells, functions=chapter.functions,
-                       missing=missing, limits=options.limits())
+    verdict = classify(
+        run.report, run.executed, run.cells, functions=chapter.functions, missing=missing, limits=options.limits()
+    )
     notes += verdict.notes
     result.status, result.mistakes = verdict.status, verdict.mistakes
     result.message = message(missing, notes, run.cells)
@@ -98,8 +102,9 @@ def grade_submission(submission: Submission, chapter: Chapter, out: Path,
     return result
 
 
-def grade_one(submission: Submission, chapter: Chapter | Exception | None, out: Path,
-              options: Options, digest: str) -> Result:
+def grade_one(
+    submission: Submission, chapter: Chapter | Exception | None, out: Path, options: Options, digest: str
+) -> Result:
     """The result of one submission, whatever happens (invalid, error included), with its
     feedback page written; `digest` is recorded in it. `chapter` is the prepared chapter, the
     error that preparing it raised, or None for a file of no chapter."""
@@ -114,8 +119,11 @@ def grade_one(submission: Submission, chapter: Chapter | Exception | None, out: 
     except InvalidSubmission as error:
         result = new_result(submission, known, "invalid", str(error))
     except Exception as error:
-        text = str(error) if isinstance(error, NbgraderError) else (
-            traceback.format_exception_only(type(error), error)[-1].strip())
+        text = (
+            str(error)
+            if isinstance(error, NbgraderError)
+            else (traceback.format_exception_only(type(error), error)[-1].strip())
+        )
         result = new_result(submission, known, "error", text)
     result.digest = digest
     result.seconds = round(time.monotonic() - start, 1)

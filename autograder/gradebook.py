@@ -57,8 +57,9 @@ class Shard:
     def parse(cls, text: str) -> Shard:
         match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
         if not match or not 1 <= int(match[1]) <= int(match[2]):
-            raise UsageError(f"--shard {text!r}: expected i/N with 1 <= i <= N, e.g. 1/3, 2/3 and "
-                             "3/3 on three machines")
+            raise UsageError(
+                f"--shard {text!r}: expected i/N with 1 <= i <= N, e.g. 1/3, 2/3 and 3/3 on three machines"
+            )
         return cls(int(match[1]), int(match[2]))
 
     def owns(self, student: str) -> bool:
@@ -77,6 +78,7 @@ def display_url(url: str) -> str:
     """`url` with its password hidden, for messages."""
     try:
         from sqlalchemy.engine import make_url
+
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
@@ -96,21 +98,27 @@ class ClassGradebook:
         try:
             from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine
             from sqlalchemy.engine import make_url
+
             parsed = make_url(url)
         except Exception as error:
-            raise UsageError(f"--db {url!r} is not a database URL ({error}); e.g. "
-                             "postgresql://user@host/course or sqlite:////path/gradebook.db") from None
+            raise UsageError(
+                f"--db {url!r} is not a database URL ({error}); e.g. "
+                "postgresql://user@host/course or sqlite:////path/gradebook.db"
+            ) from None
         self.postgres = parsed.get_backend_name() == "postgresql"
         try:
             self.engine = create_engine(url, future=True)
         except ModuleNotFoundError as error:
-            raise UsageError(f"--db {shown}: the database driver is not installed ({error}); "
-                             'for PostgreSQL: pip install -e ".[db]" (psycopg)') from None
+            raise UsageError(
+                f"--db {shown}: the database driver is not installed ({error}); "
+                'for PostgreSQL: pip install -e ".[db]" (psycopg)'
+            ) from None
         except Exception as error:
             raise UsageError(f"--db {shown}: {error}") from None
         metadata = MetaData()
         self.table = Table(
-            "autograder_result", metadata,
+            "autograder_result",
+            metadata,
             Column("student", String(255), primary_key=True),
             Column("chapter", String(128), primary_key=True),
             Column("status", String(32), nullable=False),
@@ -121,10 +129,12 @@ class ClassGradebook:
             Column("name", Text, nullable=False),
             Column("file", Text, nullable=False),
             Column("digest", String(64), nullable=False),
-            Column("result", Text, nullable=False))
+            Column("result", Text, nullable=False),
+        )
         try:
             with self._lock():
                 from nbgrader.api import Gradebook
+
                 # nbgrader runs the `alembic` script found on PATH when it creates the tables.
                 path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
                 with notebooks.environment(PATH=path):
@@ -133,8 +143,7 @@ class ClassGradebook:
         except UsageError:
             raise
         except Exception as error:
-            raise UsageError(f"cannot open the gradebook {shown}: "
-                             f"{one_line(error)}") from None
+            raise UsageError(f"cannot open the gradebook {shown}: {one_line(error)}") from None
         self.structures: set[str] = set()
 
     @contextlib.contextmanager
@@ -144,6 +153,7 @@ class ClassGradebook:
             yield
             return
         from sqlalchemy import text
+
         with self.engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
             try:
@@ -161,8 +171,9 @@ class ClassGradebook:
             gb.update_or_create_assignment(chapter)
             gb.update_or_create_notebook(chapter, chapter)
             for grade_id, (kind, points) in cells.items():
-                gb.update_or_create_grade_cell(grade_id, chapter, chapter, max_score=points,
-                                               cell_type="markdown" if kind == "manual" else "code")
+                gb.update_or_create_grade_cell(
+                    grade_id, chapter, chapter, max_score=points, cell_type="markdown" if kind == "manual" else "code"
+                )
                 if kind == "manual":  # a written answer: also a solution cell, as nbgrader has it
                     gb.update_or_create_solution_cell(grade_id, chapter, chapter)
         self.structures.add(chapter)
@@ -180,15 +191,24 @@ class ClassGradebook:
                 # warns about; the rows are added together right after.
                 warnings.simplefilter("ignore", SAWarning)
                 self._record_nbgrader(result, cells)
-            row = {"student": result.student, "chapter": result.chapter, "status": result.status,
-                   "score": float(result.score), "max_score": float(result.max_score),
-                   "manual_max": float(result.manual_max), "message": result.message,
-                   "name": result.name, "file": result.file, "digest": result.digest,
-                   "result": json.dumps(result.to_json(), sort_keys=True)}
+            row = {
+                "student": result.student,
+                "chapter": result.chapter,
+                "status": result.status,
+                "score": float(result.score),
+                "max_score": float(result.max_score),
+                "manual_max": float(result.manual_max),
+                "message": result.message,
+                "name": result.name,
+                "file": result.file,
+                "digest": result.digest,
+                "result": json.dumps(result.to_json(), sort_keys=True),
+            }
             table = self.table
             with self.engine.begin() as connection:  # one transaction: the row is replaced
-                connection.execute(delete(table).where(
-                    (table.c.student == result.student) & (table.c.chapter == result.chapter)))
+                connection.execute(
+                    delete(table).where((table.c.student == result.student) & (table.c.chapter == result.chapter))
+                )
                 connection.execute(insert(table).values(**row))
         except Exception:
             gb.db.rollback()
@@ -222,9 +242,11 @@ class ClassGradebook:
     def results(self) -> list[Result]:
         """Every result in the gradebook (all shards), sorted by student and chapter."""
         from sqlalchemy import select
+
         with self.engine.connect() as connection:
-            rows = connection.execute(select(self.table.c.result).order_by(
-                self.table.c.student, self.table.c.chapter)).all()
+            rows = connection.execute(
+                select(self.table.c.result).order_by(self.table.c.student, self.table.c.chapter)
+            ).all()
         return [Result.from_json(json.loads(row.result)) for row in rows]
 
     def close(self) -> None:

@@ -21,8 +21,7 @@ import sys
 #: Module prefixes whose state the guard snapshots and restores.
 COURSE = ("vaelab", "autograder")
 #: Third-party and standard modules whose attributes the guard also restores (when imported).
-WATCHED = ("builtins", "math", "torch", "torch.nn.functional", "torch.testing", "numpy",
-           "numpy.testing")
+WATCHED = ("builtins", "math", "torch", "torch.nn.functional", "torch.testing", "numpy", "numpy.testing")
 #: Attributes that change legitimately between cells (ipykernel rebinds input() each time).
 VOLATILE = ("builtins.input", "builtins.raw_input", "builtins.getpass")
 
@@ -31,8 +30,7 @@ def _same_method(a: object, b: object) -> bool:
     """Whether `a` and `b` are the same function bound to the same object (a bound method is a
     new object at each attribute access)."""
     func_a, func_b = getattr(a, "__func__", None), getattr(b, "__func__", None)
-    return (func_a is not None and func_a is func_b
-            and getattr(a, "__self__", 0) is getattr(b, "__self__", 1))
+    return func_a is not None and func_a is func_b and getattr(a, "__self__", 0) is getattr(b, "__self__", 1)
 
 
 class Guard:
@@ -42,11 +40,9 @@ class Guard:
     `shell` the IPython shell (its exception handlers and event callbacks are kept); `course`
     and `watched` the module names, as `COURSE` and `WATCHED`."""
 
-    def __init__(self, lib: str, shell, course: tuple[str, ...] = COURSE,
-                 watched: tuple[str, ...] = WATCHED):
+    def __init__(self, lib: str, shell, course: tuple[str, ...] = COURSE, watched: tuple[str, ...] = WATCHED):
         self.lib, self.shell, self.course, self.watched = lib, shell, course, watched
-        self.modules = {n: m for n, m in sys.modules.items()
-                        if m is not None and (self._ours(n) or n in watched)}
+        self.modules = {n: m for n, m in sys.modules.items() if m is not None and (self._ours(n) or n in watched)}
         # (label, module or class, its attributes): each module, then the classes it defines
         self.namespaces: list[tuple[str, object, dict]] = []
         for name, module in self.modules.items():
@@ -71,8 +67,7 @@ class Guard:
     def _untrusted(self, value) -> bool:
         """Whether `value` is a function whose code was written outside the library and the
         Python installation (by the student)."""
-        code = getattr(value, "__code__", None) or getattr(
-            getattr(value, "__func__", None), "__code__", None)
+        code = getattr(value, "__code__", None) or getattr(getattr(value, "__func__", None), "__code__", None)
         if code is None:
             return False
         trusted = (self.lib, sys.prefix, sys.base_prefix, sys.exec_prefix, "<frozen")
@@ -90,11 +85,9 @@ class Guard:
 
     def differences(self) -> list[str]:
         """What differs from the snapshot: modules replaced or planted, functions replaced."""
-        found = [f"sys.modules[{n!r}]" for n, m in self.modules.items()
-                 if sys.modules.get(n) is not m]
+        found = [f"sys.modules[{n!r}]" for n, m in self.modules.items() if sys.modules.get(n) is not m]
         for name, module in list(sys.modules.items()):
-            if module is not None and self._ours(name) and name not in self.modules \
-                    and self._foreign(module):
+            if module is not None and self._ours(name) and name not in self.modules and self._foreign(module):
                 found.append(f"module {name} from {getattr(module, '__file__', None)}")
         for label, owner, saved in self.namespaces:
             found += self._changed(label, saved, vars(owner))

@@ -57,8 +57,10 @@ class Submission:
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?:(?P<late>LATE)_)?(?P<id>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_?$")
 MOODLE_FILE = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.+)$")
-BLACKBOARD = re.compile(r"^(?P<assignment>.+)_(?P<id>[^_]+)_attempt_"
-                        r"(?P<date>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|\.txt)?$")
+BLACKBOARD = re.compile(
+    r"^(?P<assignment>.+)_(?P<id>[^_]+)_attempt_"
+    r"(?P<date>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|\.txt)?$"
+)
 
 
 def _hidden(name: str) -> bool:
@@ -78,8 +80,12 @@ def submissions_root(path: Path, workdir: Path) -> Path:
         path = workdir / "submissions"
     while True:
         entries = [entry for entry in path.iterdir() if not _hidden(entry.name)]
-        if (len(entries) == 1 and entries[0].is_dir() and not any(entries[0].glob("*.ipynb"))
-                and not MOODLE_FOLDER.match(entries[0].name)):
+        if (
+            len(entries) == 1
+            and entries[0].is_dir()
+            and not any(entries[0].glob("*.ipynb"))
+            and not MOODLE_FOLDER.match(entries[0].name)
+        ):
             path = entries[0]
         else:
             return path
@@ -102,8 +108,7 @@ def parse(relative: PurePosixPath) -> tuple[str, str, str, str, str] | None:
             return None  # online text, comments: not a notebook
         return "moodle", folder["id"], folder["name"], parts[-1], ""
     if len(parts) == 1:
-        for convention, pattern in (("moodle", MOODLE_FILE), ("blackboard", BLACKBOARD),
-                                    ("canvas", CANVAS)):
+        for convention, pattern in (("moodle", MOODLE_FILE), ("blackboard", BLACKBOARD), ("canvas", CANVAS)):
             match = pattern.match(parts[0])
             if not match:
                 continue
@@ -133,16 +138,26 @@ def find_submissions(root: Path, chapters: list[str]) -> list[Submission]:
         chapter = chapter_of(filename, chapters) if filename.endswith(".ipynb") else None
         problem = ""
         if not student:
-            problem = (f"misplaced file {relative}: expected <student>/<chapter>.ipynb or an "
-                       "LMS export (Canvas, Moodle, Blackboard)")
+            problem = (
+                f"misplaced file {relative}: expected <student>/<chapter>.ipynb or an "
+                "LMS export (Canvas, Moodle, Blackboard)"
+            )
         elif convention == "plain" and len(relative.parts) != 2:
             problem = f"misplaced file {relative}: expected <student>/<chapter>.ipynb"
         elif chapter is None:
             problem = f"unknown chapter file {filename!r}: expected one of {expected}"
-        found.append(Submission(
-            student, chapter or (PurePosixPath(filename).stem if filename.endswith(".ipynb")
-                                 else filename),
-            path, problem, name, str(relative), convention, attempt))
+        found.append(
+            Submission(
+                student,
+                chapter or (PurePosixPath(filename).stem if filename.endswith(".ipynb") else filename),
+                path,
+                problem,
+                name,
+                str(relative),
+                convention,
+                attempt,
+            )
+        )
     return _one_per_chapter(found)
 
 
@@ -165,8 +180,10 @@ def _one_per_chapter(found: list[Submission]) -> list[Submission]:
         for other in group:
             if other is not kept:
                 other.chapter = PurePosixPath(other.file).name
-                other.problem = (f"another notebook of {student} for {chapter} is graded "
-                                 f"({PurePosixPath(kept.file).name}): only one per chapter")
+                other.problem = (
+                    f"another notebook of {student} for {chapter} is graded "
+                    f"({PurePosixPath(kept.file).name}): only one per chapter"
+                )
     kept = [s for s in found if id(s) not in dropped]
     seen = {(s.student, s.chapter) for s in kept if not s.problem}
     for submission in kept:  # a misplaced file must not take a graded file's row

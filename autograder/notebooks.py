@@ -93,8 +93,7 @@ def graded_cells(nb: NotebookNode) -> dict[str, tuple[str, float]]:
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade"):
-            cells[meta["grade_id"]] = ("manual" if meta.get("solution") else "auto",
-                                       float(meta["points"]))
+            cells[meta["grade_id"]] = ("manual" if meta.get("solution") else "auto", float(meta["points"]))
     return cells
 
 
@@ -113,8 +112,7 @@ def student_view(nb: NotebookNode) -> NotebookNode:
 def _lines(cell: NotebookNode) -> Iterator[tuple[str, bool]]:
     """Yields `(line, secret)` for the lines of a source cell; the delimiter lines are skipped.
     A solution cell without delimiters (a written answer) is secret as a whole."""
-    whole = nbgrader_utils.is_solution(cell) and not any(
-        begin in cell.source for begin, _ in SECRET_REGIONS)
+    whole = nbgrader_utils.is_solution(cell) and not any(begin in cell.source for begin, _ in SECRET_REGIONS)
     end = None
     for line in cell.source.splitlines():
         if end is None:
@@ -142,8 +140,7 @@ def check_no_leaks(source: NotebookNode, view: NotebookNode, name: str) -> None:
     """Raises `RuntimeError` naming the lines when `leaked_lines` finds any."""
     leaked = leaked_lines(source, view)
     if leaked:
-        raise RuntimeError(f"{name}: the student view still shows solution or hidden-test "
-                           f"lines: {leaked}")
+        raise RuntimeError(f"{name}: the student view still shows solution or hidden-test lines: {leaked}")
 
 
 @contextmanager

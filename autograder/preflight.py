@@ -19,9 +19,22 @@ from nbgrader import utils as nbgrader_utils
 from .notebooks import cell_label, grade_id
 
 #: Names in a student's cell that reach for the grader's internals (flagged for review).
-SUSPICIOUS = ("autograder", "sys.modules", "get_referrers", "get_objects", "settrace",
-              "setprofile", "set_custom_exc", "ctypes", "__builtins__", "import builtins",
-              "events.register", "importlib.reload", "_autograder_guard", "meta_path")
+SUSPICIOUS = (
+    "autograder",
+    "sys.modules",
+    "get_referrers",
+    "get_objects",
+    "settrace",
+    "setprofile",
+    "set_custom_exc",
+    "ctypes",
+    "__builtins__",
+    "import builtins",
+    "events.register",
+    "importlib.reload",
+    "_autograder_guard",
+    "meta_path",
+)
 
 
 class InvalidSubmission(Exception):
@@ -38,8 +51,7 @@ def read_submission(path) -> NotebookNode:
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
         raise InvalidSubmission("not a notebook: the JSON has no cells")
     if data.get("nbformat") != 4:
-        raise InvalidSubmission(f"nbformat {data.get('nbformat')} notebook: expected nbformat 4 "
-                                "(save it with Jupyter)")
+        raise InvalidSubmission(f"nbformat {data.get('nbformat')} notebook: expected nbformat 4 (save it with Jupyter)")
     try:
         return nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises many kinds on a broken structure
@@ -48,8 +60,7 @@ def read_submission(path) -> NotebookNode:
 
 def answer_ids(nb: NotebookNode) -> set[str]:
     """grade_ids of the graded cells and of the answer cells."""
-    return {grade_id(cell) for cell in nb.cells
-            if nbgrader_utils.is_grade(cell) or nbgrader_utils.is_solution(cell)}
+    return {grade_id(cell) for cell in nb.cells if nbgrader_utils.is_grade(cell) or nbgrader_utils.is_solution(cell)}
 
 
 def drop_duplicate_ids(nb: NotebookNode) -> NotebookNode:
@@ -108,15 +119,16 @@ def preflight(submitted: NotebookNode, released: NotebookNode, graded: set[str])
     asked = submitted.metadata.get("kernelspec", {}).get("name")
     course_kernel = released.metadata.get("kernelspec", {}).get("name", "python3")
     if asked != course_kernel:
-        notes.append(f"kernel: the notebook asks for kernel {asked!r}; it was graded with the "
-                     f"course's kernel ({course_kernel!r})")
+        notes.append(
+            f"kernel: the notebook asks for kernel {asked!r}; it was graded with the "
+            f"course's kernel ({course_kernel!r})"
+        )
     edited = edited_locked_cells(submitted, released)
     tests = [g for g in edited if g in graded]
     if tests:
         notes.append(f"tests_edited: {', '.join(tests)} (the original tests were restored and run)")
     if len(edited) > len(tests):
-        notes.append("locked cells edited: " + ", ".join(g for g in edited if g not in tests)
-                     + " (restored)")
+        notes.append("locked cells edited: " + ", ".join(g for g in edited if g not in tests) + " (restored)")
     duplicates = duplicated_ids(submitted)
     if duplicates:
         notes.append(f"duplicated cells: {', '.join(duplicates)} (the last copy is graded)")

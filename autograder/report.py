@@ -23,10 +23,12 @@ CELL_TIMEOUT = "CellTimeoutError"  # the cell ran past its limit (nbclient write
 GRADER_ERRORS = (DEAD_KERNEL, NOTEBOOK_TIMEOUT, TAMPERING, CELL_TIMEOUT)
 
 #: What a kernel killed by a signal most likely met.
-SIGNAL_HINTS = {"SIGKILL": " (killed: out of memory, or the code killed its own process)",
-                "SIGXCPU": " (the CPU-time limit)",
-                "SIGSEGV": " (a crash in compiled code, often after running out of memory)",
-                "SIGABRT": " (aborted, often after running out of memory)"}
+SIGNAL_HINTS = {
+    "SIGKILL": " (killed: out of memory, or the code killed its own process)",
+    "SIGXCPU": " (the CPU-time limit)",
+    "SIGSEGV": " (a crash in compiled code, often after running out of memory)",
+    "SIGABRT": " (aborted, often after running out of memory)",
+}
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,13 @@ class ExecutionReport:
     @classmethod
     def from_json(cls, data: dict) -> ExecutionReport:
         death = data.get("kernel_death")
-        return cls(**{**data, "kernel_death": KernelDeath(**death) if death else None,
-                      "tampering": [Tampering(**t) for t in data.get("tampering", [])]})
+        return cls(
+            **{
+                **data,
+                "kernel_death": KernelDeath(**death) if death else None,
+                "tampering": [Tampering(**t) for t in data.get("tampering", [])],
+            }
+        )
 
 
 def save(path: Path, report: ExecutionReport) -> None:
@@ -92,8 +99,7 @@ def load(path: Path) -> ExecutionReport:
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
     """An error output as the grader writes it into a cell."""
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"{ename}: {evalue}"])
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
 def describe_death(code: int | None, signal_number: int | None) -> str:

@@ -28,8 +28,7 @@ from .files import write_atomic
 STATUSES = ("graded", "missing_cells", "timeout", "memory", "crashed", "invalid", "error")
 #: The statuses of a file that was not graded: no scores, a short page saying why.
 NOT_GRADED = ("invalid", "error")
-GRADES_COLUMNS = ["student", "chapter", "score", "max_score", "manual_max", "status", "message",
-                  "name", "file"]
+GRADES_COLUMNS = ["student", "chapter", "score", "max_score", "manual_max", "status", "message", "name", "file"]
 CELL_COLUMNS = ["student", "chapter", "grade_id", "kind", "score", "max_score"]
 
 
@@ -99,16 +98,31 @@ class Result:
 
     def row(self) -> dict[str, str]:
         """Its row of `grades.csv`."""
-        return {"student": self.student, "chapter": self.chapter, "score": f"{self.score:g}",
-                "max_score": f"{self.max_score:g}", "manual_max": f"{self.manual_max:g}",
-                "status": self.status, "message": self.message, "name": self.name,
-                "file": self.file}
+        return {
+            "student": self.student,
+            "chapter": self.chapter,
+            "score": f"{self.score:g}",
+            "max_score": f"{self.max_score:g}",
+            "manual_max": f"{self.manual_max:g}",
+            "status": self.status,
+            "message": self.message,
+            "name": self.name,
+            "file": self.file,
+        }
 
     def cell_rows(self) -> list[dict[str, str]]:
         """Its rows of `scores_by_function.csv`."""
-        return [{"student": self.student, "chapter": self.chapter, "grade_id": c.grade_id,
-                 "kind": c.kind, "score": "" if c.score is None else f"{c.score:g}",
-                 "max_score": f"{c.max_score:g}"} for c in self.cells]
+        return [
+            {
+                "student": self.student,
+                "chapter": self.chapter,
+                "grade_id": c.grade_id,
+                "kind": c.kind,
+                "score": "" if c.score is None else f"{c.score:g}",
+                "max_score": f"{c.max_score:g}",
+            }
+            for c in self.cells
+        ]
 
 
 def csv_text(columns: list[str], rows: list[dict[str, str]]) -> str:

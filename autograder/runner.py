@@ -64,12 +64,20 @@ def prepare_chapter(solution: Path, workdir: Path, dependencies: str = "") -> Ch
     template = workdir / solution.stem
     template.mkdir(parents=True)
     released = Course(template).generate_assignment(solution)
-    functions = [cell.metadata.nbgrader["grade_id"] for cell in released.cells
-                 if cell.cell_type == "code" and nbgrader_utils.is_solution(cell)
-                 and not nbgrader_utils.is_grade(cell)]
-    return Chapter(solution.stem, template, notebooks.graded_cells(released),
-                   answer_ids(released), functions, released,
-                   digest(solution.read_bytes(), dependencies.encode()))
+    functions = [
+        cell.metadata.nbgrader["grade_id"]
+        for cell in released.cells
+        if cell.cell_type == "code" and nbgrader_utils.is_solution(cell) and not nbgrader_utils.is_grade(cell)
+    ]
+    return Chapter(
+        solution.stem,
+        template,
+        notebooks.graded_cells(released),
+        answer_ids(released),
+        functions,
+        released,
+        digest(solution.read_bytes(), dependencies.encode()),
+    )
 
 
 @dataclass
@@ -94,13 +102,14 @@ def _cell_scores(chapter: Chapter, scores: dict, library_changed: bool) -> list[
     return cells
 
 
-def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, limits: Limits,
-                   log: Path) -> Run:
+def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, limits: Limits, log: Path) -> Run:
     """Autogrades `submitted` in a copy of `chapter`'s course, its kernel in a sandbox
     (`isolation`, `limits`); writes nbgrader's log and the sandbox's to `log`. Raises
     `course.NbgraderError` (or anything else) when grading fails."""
-    with tempfile.TemporaryDirectory(prefix="ag-", dir=short_tmp()) as tmp, \
-            Sandbox.open(Path(tmp), isolation, limits) as box:
+    with (
+        tempfile.TemporaryDirectory(prefix="ag-", dir=short_tmp()) as tmp,
+        Sandbox.open(Path(tmp), isolation, limits) as box,
+    ):
         course = Course(shutil.copytree(chapter.template, box.root / "course"))
         report_path = box.root / "report.json"
         course.sandbox(box, report=report_path, environment=GRADING_ENVIRONMENT)
@@ -122,9 +131,11 @@ def _log(box: Sandbox, execution: ExecutionReport | None, nbgrader_log: str) -> 
     """The instructor's log of one run: the sandbox, the limits, what the kernel printed, the
     execution report, nbgrader's log."""
     limits = box.limits
-    lines = [f"isolation: {box.isolation}: {DESCRIPTIONS[box.isolation]}",
-             f"limits: {limits.timeout} s per cell, {limits.notebook_timeout} s per notebook, "
-             f"{gib(limits.memory_limit)} of memory"]
+    lines = [
+        f"isolation: {box.isolation}: {DESCRIPTIONS[box.isolation]}",
+        f"limits: {limits.timeout} s per cell, {limits.notebook_timeout} s per notebook, "
+        f"{gib(limits.memory_limit)} of memory",
+    ]
     kernel = box.kernel_output()
     if kernel:
         lines.append(f"kernel output (last lines):\n{kernel}")

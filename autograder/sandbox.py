@@ -68,10 +68,10 @@ ISOLATIONS = ("bwrap", "rlimits")
 #: What `isolation` means, for the log and the feedback.
 DESCRIPTIONS = {
     "bwrap": "bubblewrap sandbox: no network, only the course library and the submission's own "
-             "folder visible, memory and CPU limits",
+    "folder visible, memory and CPU limits",
     "rlimits": "process limits only (memory, CPU time, private HOME and temporary folder, clean "
-               "environment); bubblewrap is not available, so the file system and the network "
-               "are NOT isolated",
+    "environment); bubblewrap is not available, so the file system and the network "
+    "are NOT isolated",
 }
 
 #: HOME inside the sandbox (an empty tmpfs).
@@ -81,8 +81,18 @@ SANDBOX_HOME = Path("/home/student")
 TMPFS_SIZE = 512 << 20
 
 #: Read-only system files a Python process may need inside the sandbox (those that exist).
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group",
-             "nsswitch.conf", "alternatives", "fonts", "mime.types")
+ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "alternatives",
+    "fonts",
+    "mime.types",
+)
 
 #: The course library: the packages that the notebooks import from the repository (copied into
 #: LIB), folders relative to the repository. The hidden tests run this code: a result's hash
@@ -104,9 +114,11 @@ KERNEL_OUTPUT_TAIL = 4000
 #: socket path holds at most 107 bytes, and ours add about 40.
 MAX_TMP_PATH = 64
 #: ipykernel's start-up message (it prints it when no parent process watches it): not news.
-KERNEL_NOISE = re.compile(r"NOTE: When using the `ipython kernel`|To exit, you will have to|"
-                          r"\"quit\" from a client|To read more about this|"
-                          r"To connect another client|--existing ")
+KERNEL_NOISE = re.compile(
+    r"NOTE: When using the `ipython kernel`|To exit, you will have to|"
+    r"\"quit\" from a client|To read more about this|"
+    r"To connect another client|--existing "
+)
 
 #: Sets the limits, then becomes the kernel: `python -c LAUNCHER MEMORY CPU CPU_HARD_MARGIN FSIZE SANDBOXED
 #: KERNEL_ARGV...`. In the sandbox the grader's PID means nothing (JPY_PARENT_PID would make the
@@ -146,7 +158,10 @@ def bwrap_works() -> bool:
         (run_dir / "work").mkdir(parents=True)
         lib.mkdir()
         command = bwrap_prefix(run_dir / "work", run_dir, lib) + [
-            sys.executable, "-c", "import json, os; os.listdir('.')"]
+            sys.executable,
+            "-c",
+            "import json, os; os.listdir('.')",
+        ]
         try:
             run = subprocess.run(command, capture_output=True, timeout=60, check=False)
         except (OSError, subprocess.SubprocessError):
@@ -158,8 +173,7 @@ def bwrap_works() -> bool:
 def bwrap_has_size() -> bool:
     """Whether this bubblewrap can cap the size of a tmpfs (`--size`, bubblewrap 0.8)."""
     try:
-        run = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30,
-                             check=False)
+        run = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError):
         return False
     return "--size" in run.stdout + run.stderr
@@ -171,8 +185,10 @@ def resolve(isolation: str = "auto") -> str:
     if isolation == "auto":
         return "bwrap" if bwrap_works() else "rlimits"
     if isolation == "bwrap" and not bwrap_works():
-        raise RuntimeError("bubblewrap (bwrap) is missing or cannot create namespaces here; "
-                           "install it (apt-get install bubblewrap) or use --isolation rlimits")
+        raise RuntimeError(
+            "bubblewrap (bwrap) is missing or cannot create namespaces here; "
+            "install it (apt-get install bubblewrap) or use --isolation rlimits"
+        )
     if isolation not in ISOLATIONS:
         raise ValueError(f"unknown isolation {isolation!r}: expected auto, bwrap or rlimits")
     return isolation
@@ -181,8 +197,12 @@ def resolve(isolation: str = "auto") -> str:
 def library_files(root: Path = REPO) -> list[Path]:
     """The files of the course library (`LIBRARY`) under `root` (the repository, or a sandbox's
     LIB), caches left out, sorted."""
-    return sorted(p for folder in LIBRARY for p in (root / folder).rglob("*")
-                  if p.is_file() and not any(part.endswith(NOT_LIBRARY) for part in p.parts))
+    return sorted(
+        p
+        for folder in LIBRARY
+        for p in (root / folder).rglob("*")
+        if p.is_file() and not any(part.endswith(NOT_LIBRARY) for part in p.parts)
+    )
 
 
 def library_digest(root: Path = REPO, *salt: bytes) -> str:
@@ -229,16 +249,20 @@ def short_tmp() -> str:
     return folder if len(folder) <= MAX_TMP_PATH else "/tmp"
 
 
-def kernel_env(home: Path, tmp: str | Path, lib: Path,
-               extra: dict[str, str] | None = None) -> dict[str, str]:
+def kernel_env(home: Path, tmp: str | Path, lib: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The kernel's whole environment: nothing is inherited from the grader but `extra`."""
     env = {
-        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin",
-                                 "/bin"]),
-        "HOME": str(home), "TMPDIR": str(tmp),
-        "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONPATH": str(lib),
-        "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home / ".matplotlib"),
-        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONPATH": str(lib),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLCONFIGDIR": str(home / ".matplotlib"),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
     }
     env.update(extra or {})
     return env
@@ -247,9 +271,26 @@ def kernel_env(home: Path, tmp: str | Path, lib: Path,
 def bwrap_prefix(work: Path, run: Path, lib: Path) -> list[str]:
     """The bubblewrap command line that runs a kernel in `work` (see the module docstring)."""
     size = ["--size", str(TMPFS_SIZE)] if bwrap_has_size() else []
-    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp",
-            "--ro-bind", "/usr", "/usr"]
+    args = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--hostname",
+        "sandbox",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        *size,
+        "--tmpfs",
+        "/tmp",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / name
         if path.is_symlink():
@@ -261,12 +302,25 @@ def bwrap_prefix(work: Path, run: Path, lib: Path) -> list[str]:
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     if Path("/sys/devices/system/cpu").exists():
         args += ["--ro-bind", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
-    for prefix in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
-                          sys.prefix}):
+    for prefix in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}):
         if not prefix.startswith("/usr/"):
             args += ["--ro-bind", prefix, prefix]
-    args += ["--ro-bind", str(lib), str(lib), *size, "--tmpfs", str(SANDBOX_HOME),
-             "--bind", str(work), str(work), "--bind", str(run), str(run), "--chdir", str(work)]
+    args += [
+        "--ro-bind",
+        str(lib),
+        str(lib),
+        *size,
+        "--tmpfs",
+        str(SANDBOX_HOME),
+        "--bind",
+        str(work),
+        str(work),
+        "--bind",
+        str(run),
+        str(run),
+        "--chdir",
+        str(work),
+    ]
     return args
 
 
@@ -297,10 +351,12 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     @property
     def kernel_spec(self) -> KernelSpec:
-        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
-                                "{connection_file}"],
-                          display_name="Python 3 (course)", language="python",
-                          interrupt_mode="message")
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="Python 3 (course)",
+            language="python",
+            interrupt_mode="message",
+        )
 
     @property
     def ipykernel(self) -> bool:
@@ -328,9 +384,17 @@ class SandboxedKernelManager(AsyncKernelManager):
             home = tmp = run / "home"
             home.mkdir(parents=True, exist_ok=True)
         kw["env"] = kernel_env(home, tmp, Path(self.lib_dir), self.kernel_environment)
-        command = [sys.executable, "-c", LAUNCHER, str(self.memory_limit), str(self.cpu_limit),
-                   str(CPU_HARD_MARGIN), str(self.file_size_limit), str(int(sandboxed)),
-                   *kernel_cmd]
+        command = [
+            sys.executable,
+            "-c",
+            LAUNCHER,
+            str(self.memory_limit),
+            str(self.cpu_limit),
+            str(CPU_HARD_MARGIN),
+            str(self.file_size_limit),
+            str(int(sandboxed)),
+            *kernel_cmd,
+        ]
         if sandboxed:
             command = bwrap_prefix(work, run, Path(self.lib_dir)) + command
         # The kernel's own stdout and stderr (start-up messages, a crash in compiled code).
@@ -408,9 +472,13 @@ class Sandbox:
 
     def kernel_settings(self) -> dict[str, Any]:
         """The traits of `SandboxedKernelManager` for this sandbox."""
-        return {"isolation": self.isolation, "lib_dir": str(self.lib), "run_dir": str(self.run),
-                "memory_limit": self.limits.memory_limit,
-                "cpu_limit": cpu_limit(self.limits.notebook_timeout)}
+        return {
+            "isolation": self.isolation,
+            "lib_dir": str(self.lib),
+            "run_dir": str(self.run),
+            "memory_limit": self.limits.memory_limit,
+            "cpu_limit": cpu_limit(self.limits.notebook_timeout),
+        }
 
     def kernel_output(self) -> str:
         """The last lines the kernel process printed itself (a crash in compiled code), without

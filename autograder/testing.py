@@ -37,12 +37,12 @@ def reference_answer(cell: NotebookNode) -> str:
     """The answer that a student who wrote the reference solution types in an answer cell: the
     cell's source without the BEGIN/END SOLUTION lines (a written answer as it is)."""
     begin, end = SECRET_REGIONS[0]
-    return "\n".join(line for line in cell.source.split("\n")
-                     if begin not in line and end not in line)
+    return "\n".join(line for line in cell.source.split("\n") if begin not in line and end not in line)
 
 
-def make_submission(source: NotebookNode, replacements: dict[str, str] | None = None,
-                    answered: bool = True) -> NotebookNode:
+def make_submission(
+    source: NotebookNode, replacements: dict[str, str] | None = None, answered: bool = True
+) -> NotebookNode:
     """A submission built from the source notebook `source`: the student view (stubs, no hidden
     tests, no outputs), every answer cell holding the reference answer (or the stub, when not
     `answered`), then the cells named in `replacements` ({grade_id: new source}) replaced.
@@ -68,8 +68,7 @@ def without_cells(nb: NotebookNode, *grade_ids: str) -> NotebookNode:
     return nb
 
 
-def write_submissions(root: str | os.PathLike,
-                      submissions: dict[str, dict[str, NotebookNode | str | bytes]]) -> Path:
+def write_submissions(root: str | os.PathLike, submissions: dict[str, dict[str, NotebookNode | str | bytes]]) -> Path:
     """Writes `{student: {file stem: notebook, or raw text/bytes}}` as root/<student>/<stem>.ipynb
     and returns `root`."""
     root = Path(root)
@@ -89,8 +88,13 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-def run_grade(submissions: str | os.PathLike, out: str | os.PathLike,
-              solutions: str | os.PathLike, timeout: int = 180, options: tuple[str, ...] = ()):
+def run_grade(
+    submissions: str | os.PathLike,
+    out: str | os.PathLike,
+    solutions: str | os.PathLike,
+    timeout: int = 180,
+    options: tuple[str, ...] = (),
+):
     """Runs `python -m autograder grade` in-process (with the command-line `options`, e.g.
     `("--jobs", "2")`) and returns `(grades, cells, printed)`: the rows of grades.csv keyed by
     (student, chapter), those of scores_by_function.csv keyed by (student, chapter, grade_id),
@@ -99,12 +103,22 @@ def run_grade(submissions: str | os.PathLike, out: str | os.PathLike,
 
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        code = main(["grade", str(submissions), "--out", str(out), "--solutions", str(solutions),
-                     "--timeout", str(timeout), *options])
+        code = main(
+            [
+                "grade",
+                str(submissions),
+                "--out",
+                str(out),
+                "--solutions",
+                str(solutions),
+                "--timeout",
+                str(timeout),
+                *options,
+            ]
+        )
     assert code == 0, printed.getvalue()
     grades = {(r["student"], r["chapter"]): r for r in read_csv(Path(out) / "grades.csv")}
-    cells = {(r["student"], r["chapter"], r["grade_id"]): r
-             for r in read_csv(Path(out) / "scores_by_function.csv")}
+    cells = {(r["student"], r["chapter"], r["grade_id"]): r for r in read_csv(Path(out) / "scores_by_function.csv")}
     return grades, cells, printed.getvalue()
 
 

@@ -35,9 +35,9 @@ import torch
 
 from vaelab import latent
 from vaelab.data import Batches, fixed_binarization, load_dataset
-from vaelab.reference import kl_normal, log_bernoulli_with_logits, sample_gaussian, vae_negative_elbo_bound
 from vaelab.evaluate import evaluate
 from vaelab.models import VAE
+from vaelab.reference import kl_normal, log_bernoulli_with_logits, sample_gaussian, vae_negative_elbo_bound
 from vaelab.train import train
 
 SMOKE_TEST = "tests/test_collapse_and_toy.py::test_collapse_benchmark_smoke"  # its smoke run (tests/test_benchmarks.py)
@@ -78,9 +78,15 @@ def run(z_dim: int, method: str, args, x_train, x_test) -> dict:
     torch.manual_seed(args.seed)  # the initial weights, as in the notebook
     model = VAE(z_dim=z_dim)
     start = time.perf_counter()
-    history = train(model, loss_for(method, args.free_bits, args.warmup, [0]),
-                    Batches(x_train, batch_size=100, seed=args.seed).forever(), steps=args.steps,
-                    seed=args.seed, progress=False, log_every=100)
+    history = train(
+        model,
+        loss_for(method, args.free_bits, args.warmup, [0]),
+        Batches(x_train, batch_size=100, seed=args.seed).forever(),
+        steps=args.steps,
+        seed=args.seed,
+        progress=False,
+        log_every=100,
+    )
     seconds = time.perf_counter() - start
     result = evaluate(model, x_test, bound=vae_negative_elbo_bound)
     # The binarisation that evaluate() uses: the KL of each dimension then adds up to its KL.
@@ -88,8 +94,12 @@ def run(z_dim: int, method: str, args, x_train, x_test) -> dict:
     kl_j = latent.kl_per_dimension(model, x_bin, kl_normal)
     act = latent.activity(model, x_bin)
     return {
-        "z_dim": z_dim, "method": method, "train_seconds": round(seconds, 1),
-        "nelbo": round(result["nelbo"], 2), "kl": round(result["kl"], 2), "rec": round(result["rec"], 2),
+        "z_dim": z_dim,
+        "method": method,
+        "train_seconds": round(seconds, 1),
+        "nelbo": round(result["nelbo"], 2),
+        "kl": round(result["kl"], 2),
+        "rec": round(result["rec"], 2),
         "active_units": int((act > latent.ACTIVE_THRESHOLD).sum()),
         "kl_per_dimension": [round(v, 4) for v in kl_j.tolist()],
         "activity": [float(f"{v:.4g}") for v in act.tolist()],
@@ -108,15 +118,21 @@ def figures(runs: list[dict], x_test, out: Path) -> list[str]:
         mine = [r for r in runs if r["z_dim"] == z_dim]
         fig = plots.plot_kl_per_dimension(
             {r["method"]: torch.tensor(r["kl_per_dimension"]) for r in mine},
-            activity={r["method"]: torch.tensor(r["activity"]) for r in mine}, sort=True,
-            title=f"VAE, z = {z_dim}: KL per dimension on the test split")
+            activity={r["method"]: torch.tensor(r["activity"]) for r in mine},
+            sort=True,
+            title=f"VAE, z = {z_dim}: KL per dimension on the test split",
+        )
         written.append(_save(fig, out / f"collapse_kl_z{z_dim}.svg"))
     for r in runs:
         if r["z_dim"] == max(q["z_dim"] for q in runs):
             order = sorted(range(r["z_dim"]), key=lambda j: -r["kl_per_dimension"][j])
             dims = order[:4] + order[-4:]  # the four most and the four least informative
-            fig = plots.plot_traversal(r["_model"], fixed_binarization(x_test[:1], seed=0), dims=dims,
-                                       title=f"z = {r['z_dim']}, {r['method']}: traversal, z_j =")
+            fig = plots.plot_traversal(
+                r["_model"],
+                fixed_binarization(x_test[:1], seed=0),
+                dims=dims,
+                title=f"z = {r['z_dim']}, {r['method']}: traversal, z_j =",
+            )
             written.append(_save(fig, out / f"collapse_traversal_z{r['z_dim']}_{r['method']}.svg"))
     return written
 
@@ -145,19 +161,35 @@ def main(argv=None) -> int:
         for method in ["elbo", *args.remedies]:
             r = run(z_dim, method, args, x_train, x_test)
             runs.append(r)
-            print(f"z = {z_dim:3d} {method:10s} NELBO {r['nelbo']:7.2f} KL {r['kl']:6.2f} Rec {r['rec']:7.2f} "
-                  f"active {r['active_units']:2d}/{z_dim} ({r['train_seconds']:.0f} s)", flush=True)
+            print(
+                f"z = {z_dim:3d} {method:10s} NELBO {r['nelbo']:7.2f} KL {r['kl']:6.2f} Rec {r['rec']:7.2f} "
+                f"active {r['active_units']:2d}/{z_dim} ({r['train_seconds']:.0f} s)",
+                flush=True,
+            )
     written = figures(runs, x_test, Path(args.figures)) if args.figures else []
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
-            "benchmark": "collapse", "command": "OMP_NUM_THREADS=1 python " + shlex.join(sys.argv),
-            "steps": args.steps, "seed": args.seed, "free_bits": args.free_bits, "warmup": args.warmup,
-            "active_threshold": latent.ACTIVE_THRESHOLD, "test_set": "embedded MNIST test split (1,000 digits)",
-            "threads": torch.get_num_threads(), "machine": platform.machine(), "torch": torch.__version__,
-            "figures": written,
-            "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
-        }, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "benchmark": "collapse",
+                    "command": "OMP_NUM_THREADS=1 python " + shlex.join(sys.argv),
+                    "steps": args.steps,
+                    "seed": args.seed,
+                    "free_bits": args.free_bits,
+                    "warmup": args.warmup,
+                    "active_threshold": latent.ACTIVE_THRESHOLD,
+                    "test_set": "embedded MNIST test split (1,000 digits)",
+                    "threads": torch.get_num_threads(),
+                    "machine": platform.machine(),
+                    "torch": torch.__version__,
+                    "figures": written,
+                    "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

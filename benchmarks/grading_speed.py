@@ -36,15 +36,22 @@ from autograder import notebooks, testing  # noqa: E402
 
 #: Tiny arguments for the smoke run of tests/test_benchmarks.py ({tmp}: a fresh temporary folder,
 #: {repo}: the repository): one student, the toy chapter of the autograder's tests, one `--jobs 1` run.
-SMOKE_ARGS = ["--students", "1", "--jobs", "1", "--solutions", "{repo}/tests/fixtures/toy/solutions",
-              "--json", "{tmp}/grading.json"]
+SMOKE_ARGS = [
+    "--students",
+    "1",
+    "--jobs",
+    "1",
+    "--solutions",
+    "{repo}/tests/fixtures/toy/solutions",
+    "--json",
+    "{tmp}/grading.json",
+]
 
 
 def write_class(root: Path, students: int, solutions: Path) -> list[str]:
     """`root/student01/<chapter>.ipynb` ... for every chapter of `solutions`; returns the chapter names."""
     sources = notebooks.chapter_sources(solutions)
-    answered = {name: testing.make_submission(testing.read_notebook(path))
-                for name, path in sources.items()}
+    answered = {name: testing.make_submission(testing.read_notebook(path)) for name, path in sources.items()}
     testing.write_submissions(root, {f"student{i + 1:02d}": answered for i in range(students)})
     return list(sources)
 
@@ -52,9 +59,24 @@ def write_class(root: Path, students: int, solutions: Path) -> list[str]:
 def grade(submissions: Path, out: Path, jobs: int, solutions: Path) -> float:
     """Wall time of one `python -m autograder grade` run, in seconds."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out",
-                    str(out), "--jobs", str(jobs), "--solutions", str(solutions)], cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(submissions),
+            "--out",
+            str(out),
+            "--jobs",
+            str(jobs),
+            "--solutions",
+            str(solutions),
+        ],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
@@ -62,8 +84,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=2, help="five-chapter submissions")
     parser.add_argument("--jobs", type=int, default=2, help="the parallel run's --jobs (1: no parallel run)")
-    parser.add_argument("--solutions", type=Path, default=REPO / "solutions",
-                        help="the source notebooks to grade against (default: %(default)s)")
+    parser.add_argument(
+        "--solutions",
+        type=Path,
+        default=REPO / "solutions",
+        help="the source notebooks to grade against (default: %(default)s)",
+    )
     parser.add_argument("--json", help="write the numbers here")
     args = parser.parse_args(argv)
 
@@ -73,11 +99,16 @@ def main(argv=None) -> int:
         runs = {}
         for jobs in dict.fromkeys((1, args.jobs)):  # --jobs 1: a single run
             seconds = grade(tmp / "in", tmp / f"out{jobs}", jobs, args.solutions)
-            runs[jobs] = {"wall_seconds": round(seconds, 1),
-                          "seconds_per_submission_per_core": round(seconds * jobs / args.students, 1)}
-            print(f"--jobs {jobs}: {seconds:.1f} s for {args.students} students x "
-                  f"{len(chapters)} chapters: {seconds * jobs / args.students:.1f} s per "
-                  "five-chapter submission per core", flush=True)
+            runs[jobs] = {
+                "wall_seconds": round(seconds, 1),
+                "seconds_per_submission_per_core": round(seconds * jobs / args.students, 1),
+            }
+            print(
+                f"--jobs {jobs}: {seconds:.1f} s for {args.students} students x "
+                f"{len(chapters)} chapters: {seconds * jobs / args.students:.1f} s per "
+                "five-chapter submission per core",
+                flush=True,
+            )
         grades = [(tmp / f"out{jobs}" / "grades.csv").read_text() for jobs in (1, args.jobs)]
         statuses = {row["status"] for row in testing.read_csv(tmp / "out1" / "grades.csv")}
         if grades[0] != grades[1]:
@@ -88,15 +119,27 @@ def main(argv=None) -> int:
             return 1
     speedup = runs[1]["wall_seconds"] / runs[args.jobs]["wall_seconds"]
     efficiency = speedup / args.jobs
-    print(f"speed-up of --jobs {args.jobs}: {speedup:.2f}x, parallel efficiency "
-          f"{100 * efficiency:.0f} % (same grades.csv: yes)")
+    print(
+        f"speed-up of --jobs {args.jobs}: {speedup:.2f}x, parallel efficiency "
+        f"{100 * efficiency:.0f} % (same grades.csv: yes)"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "students": args.students, "chapters": chapters, "runs": {str(k): v for k, v in runs.items()},
-            "speedup": round(speedup, 2), "efficiency": round(efficiency, 3),
-            "cpus": os.cpu_count(), "machine": platform.machine(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
-        }, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "students": args.students,
+                    "chapters": chapters,
+                    "runs": {str(k): v for k, v in runs.items()},
+                    "speedup": round(speedup, 2),
+                    "efficiency": round(efficiency, 3),
+                    "cpus": os.cpu_count(),
+                    "machine": platform.machine(),
+                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -52,20 +52,33 @@ def main(argv=None) -> int:
     else:
         print(f"{args.data_dir} not found: skipping the real MNIST test set")
 
-    print(f"trained {args.steps} steps in {train_seconds:.0f} s ({history.steps_per_sec:.0f} steps/s, "
-          f"{torch.get_num_threads()} thread(s))\n")
+    print(
+        f"trained {args.steps} steps in {train_seconds:.0f} s ({history.steps_per_sec:.0f} steps/s, "
+        f"{torch.get_num_threads()} thread(s))\n"
+    )
     print("| test data | NELBO | KL | Rec |\n|---|---|---|---|")
     for name, r in rows.items():
         print(f"| {name} | {r['nelbo']:.1f} | {r['kl']:.1f} | {r['rec']:.1f} |")
     print(f"| CS236 (full MNIST training set, 100 test images) | {CS236['nelbo']} | {CS236['kl']} | {CS236['rec']} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
-            "chapter": "01_vae", "model": dict(model.config), "steps": args.steps, "seed": args.seed,
-            "train_seconds": round(train_seconds, 1), "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "torch": torch.__version__,
-            "results": {name: {k: round(v, 2) for k, v in r.items()} for name, r in rows.items()},
-        }, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "chapter": "01_vae",
+                    "model": dict(model.config),
+                    "steps": args.steps,
+                    "seed": args.seed,
+                    "train_seconds": round(train_seconds, 1),
+                    "threads": torch.get_num_threads(),
+                    "machine": platform.machine(),
+                    "torch": torch.__version__,
+                    "results": {name: {k: round(v, 2) for k, v in r.items()} for name, r in rows.items()},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

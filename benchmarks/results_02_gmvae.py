@@ -69,8 +69,11 @@ def train_like_the_notebook(kind: str, x_train: torch.Tensor, steps: int, k: int
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default="../shared/data/mnist",
-                        help="folder with the MNIST test files t10k-*-ubyte.gz (default: ../shared/data/mnist)")
+    parser.add_argument(
+        "--data-dir",
+        default="../shared/data/mnist",
+        help="folder with the MNIST test files t10k-*-ubyte.gz (default: ../shared/data/mnist)",
+    )
     parser.add_argument("--steps", type=int, default=6000, help="training steps (the notebook: 6000)")
     parser.add_argument("--k", type=int, default=500, help="mixture components (the notebook: 500)")
     parser.add_argument("--no-vae", action="store_true", help="skip the VAE baseline")
@@ -91,14 +94,22 @@ def main(argv=None) -> int:
     if args.json:
         gmvae = models["gmvae"]
         payload = {
-            "chapter": "02_gmvae", "model": gmvae["model"], "steps": args.steps, "seed": 0,
-            "train_seconds": gmvae["train_seconds"], "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "torch": torch.__version__,
-            "results": gmvae["results"], "components": gmvae["components"],
+            "chapter": "02_gmvae",
+            "model": gmvae["model"],
+            "steps": args.steps,
+            "seed": 0,
+            "train_seconds": gmvae["train_seconds"],
+            "threads": torch.get_num_threads(),
+            "machine": platform.machine(),
+            "torch": torch.__version__,
+            "results": gmvae["results"],
+            "components": gmvae["components"],
         }
         if "vae" in models:
-            payload["baseline_vae"] = {"train_seconds": models["vae"]["train_seconds"],
-                                       "results": models["vae"]["results"]}
+            payload["baseline_vae"] = {
+                "train_seconds": models["vae"]["train_seconds"],
+                "results": models["vae"]["results"],
+            }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {args.json}")
@@ -114,15 +125,22 @@ def measure(kind: str, x_train: torch.Tensor, test_sets: dict, args: argparse.Na
         "model": dict(model.config),
         "train_seconds": round(seconds, 1),
         "ms_per_step": round(1000 * history.wall_time / max(history.steps, 1), 2),
-        "results": {name: {key: round(value, 2) for key, value in evaluate(model, x).items()}
-                    for name, x in test_sets.items()},
+        "results": {
+            name: {key: round(value, 2) for key, value in evaluate(model, x).items()} for name, x in test_sets.items()
+        },
     }
     if kind == "gmvae":
         usage = component_usage(model, test_sets[TEST_SETS[0]])
-        entry["components"] = {"used": usage["used"], "winners": usage["winners"],
-                               "perplexity": round(usage["perplexity"], 1)}
-    print(f"{kind}: trained {args.steps} steps in {seconds:.0f} s ({entry['ms_per_step']} ms/step, "
-          f"{torch.get_num_threads()} thread(s))", flush=True)
+        entry["components"] = {
+            "used": usage["used"],
+            "winners": usage["winners"],
+            "perplexity": round(usage["perplexity"], 1),
+        }
+    print(
+        f"{kind}: trained {args.steps} steps in {seconds:.0f} s ({entry['ms_per_step']} ms/step, "
+        f"{torch.get_num_threads()} thread(s))",
+        flush=True,
+    )
     return entry
 
 
@@ -138,8 +156,10 @@ def print_table(models: dict, args: argparse.Namespace) -> None:
         print(f"| {cs236} | full MNIST training set, 100 test images | {nelbo} | {kl} | {rec} |")
     if "gmvae" in models:
         c = models["gmvae"]["components"]
-        print(f"\nGMVAE components on the embedded test digits: {c['used']} of {args.k} used (share > 0.01/K), "
-              f"{c['winners']} most responsible for some digit, perplexity {c['perplexity']}")
+        print(
+            f"\nGMVAE components on the embedded test digits: {c['used']} of {args.k} used (share > 0.01/K), "
+            f"{c['winners']} most responsible for some digit, perplexity {c['perplexity']}"
+        )
 
 
 if __name__ == "__main__":

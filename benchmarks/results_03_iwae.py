@@ -56,8 +56,22 @@ REPO = Path(__file__).resolve().parents[1]
 CS236 = {"VAE": {1: 99.8, 10: 97.1, 100: 96.1, 1000: 95.6}, "GMVAE": {1: 97.2, 10: 94.7, 100: 93.8, 1000: 93.4}}
 BURDA = {"VAE (ELBO-trained)": 86.76, "IWAE (trained with k = 50)": 84.78}
 #: Tiny arguments for the smoke run of tests/test_benchmarks.py ({tmp}: a fresh temporary folder).
-SMOKE_ARGS = ["--fast", "--train-steps", "10", "--iw", "1", "3", "--n-test", "20", "--runs", "{tmp}/runs",
-              "--data-dir", "{tmp}/no-mnist", "--json", "{tmp}/03_iwae.json"]
+SMOKE_ARGS = [
+    "--fast",
+    "--train-steps",
+    "10",
+    "--iw",
+    "1",
+    "3",
+    "--n-test",
+    "20",
+    "--runs",
+    "{tmp}/runs",
+    "--data-dir",
+    "{tmp}/no-mnist",
+    "--json",
+    "{tmp}/03_iwae.json",
+]
 
 
 def _matches(info: dict, steps: int, options: dict) -> bool:
@@ -100,10 +114,25 @@ def trained_iwae(runs: Path, steps: int, iw: int):
         return niwae, {"kl": kl, "rec": rec}
 
     start = time.perf_counter()
-    history = train(model, loss_fn, Batches(x, batch_size=100, shuffle=True, binarize=True, seed=0).forever(),
-                    steps=steps, seed=0, progress=False)
-    history.config = {"model": "vae", "model_config": dict(model.config), "objective": {"iw": iw}, "steps": steps,
-                      "batch_size": 100, "lr": 1e-3, "seed": 0, "dataset": "mnist-embedded", "device": "cpu"}
+    history = train(
+        model,
+        loss_fn,
+        Batches(x, batch_size=100, shuffle=True, binarize=True, seed=0).forever(),
+        steps=steps,
+        seed=0,
+        progress=False,
+    )
+    history.config = {
+        "model": "vae",
+        "model_config": dict(model.config),
+        "objective": {"iw": iw},
+        "steps": steps,
+        "batch_size": 100,
+        "lr": 1e-3,
+        "seed": 0,
+        "dataset": "mnist-embedded",
+        "device": "cpu",
+    }
     save_checkpoint(path, model, history)
     print(f"  IWAE: trained for {steps} steps in {time.perf_counter() - start:.0f} s -> {path}", flush=True)
     return model
@@ -111,12 +140,20 @@ def trained_iwae(runs: Path, steps: int, iw: int):
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "mnist"),
-                        help="folder of the MNIST test files (t10k-images-idx3-ubyte.gz, ...)")
+    parser.add_argument(
+        "--data-dir",
+        default=str(REPO.parent / "shared" / "data" / "mnist"),
+        help="folder of the MNIST test files (t10k-images-idx3-ubyte.gz, ...)",
+    )
     parser.add_argument("--n-test", type=int, default=1000, help="first N images of each test set (default 1000)")
     parser.add_argument("--iw", type=int, nargs="+", default=[1, 10, 100, 1000], help="values of m")
-    parser.add_argument("--experiment-steps", type=int, nargs="+", default=[3000, 8000],
-                        help="steps of the ELBO-vs-IWAE training experiment (3000 is the notebook's)")
+    parser.add_argument(
+        "--experiment-steps",
+        type=int,
+        nargs="+",
+        default=[3000, 8000],
+        help="steps of the ELBO-vs-IWAE training experiment (3000 is the notebook's)",
+    )
     parser.add_argument("--max-rows", type=int, default=10_000, help="rows (samples x images) per forward pass")
     parser.add_argument("--runs", default=str(REPO / "runs"), help="checkpoint folder shared with the notebook")
     parser.add_argument("--fast", action="store_true", help="100 training steps, m in {1, 10}, 100 images")
@@ -162,8 +199,11 @@ def bounds(models: dict, sets: dict, iws: list[int], max_rows: int) -> list[dict
                 row["niwae"][m] = metrics["niwae"]
                 row["seconds"][m] = time.perf_counter() - start
             results.append(row)
-            print(f"  {data:28s} {label:34s} "
-                  + "  ".join(f"m={m}: {row['niwae'][m]:.2f} ({row['seconds'][m]:.0f} s)" for m in iws), flush=True)
+            print(
+                f"  {data:28s} {label:34s} "
+                + "  ".join(f"m={m}: {row['niwae'][m]:.2f} ({row['seconds'][m]:.0f} s)" for m in iws),
+                flush=True,
+            )
     return results
 
 
@@ -171,15 +211,23 @@ def print_table(results: list[dict], iws: list[int]) -> None:
     header = "| model | data | " + " | ".join(f"-L_{m}" for m in iws) + " |"
     lines = [header, "|---|---|" + "---|" * len(iws)]
     for row in results:
-        lines.append(f"| {row['model']} | {row['data']}, first {row['n_images']} images | "
-                     + " | ".join(f"{row['niwae'][m]:.2f}" for m in iws) + " |")
+        lines.append(
+            f"| {row['model']} | {row['data']}, first {row['n_images']} images | "
+            + " | ".join(f"{row['niwae'][m]:.2f}" for m in iws)
+            + " |"
+        )
     for label, values in CS236.items():
-        lines.append(f"| CS236 {label} | full MNIST (60k training images), 100 test images | "
-                     + " | ".join(f"{values[m]:.1f}" if m in values else "-" for m in iws) + " |")
+        lines.append(
+            f"| CS236 {label} | full MNIST (60k training images), 100 test images | "
+            + " | ".join(f"{values[m]:.1f}" if m in values else "-" for m in iws)
+            + " |"
+        )
     print()
     print("\n".join(lines))
-    print("\nBurda et al. (2016), one stochastic layer, full MNIST, 10,000 test images, m = 5,000: "
-          + ", ".join(f"{k} {v}" for k, v in BURDA.items()))
+    print(
+        "\nBurda et al. (2016), one stochastic layer, full MNIST, 10,000 test images, m = 5,000: "
+        + ", ".join(f"{k} {v}" for k, v in BURDA.items())
+    )
 
 
 def main(argv=None) -> int:
@@ -200,10 +248,18 @@ def main(argv=None) -> int:
         payload = {
             "results": results,
             "literature": {"cs236": CS236, "burda2016": BURDA},
-            "config": {"steps": steps, "iw": iws, "n_test": n_test, "max_rows": args.max_rows,
-                       "train_data": "mnist-embedded, 4,000 training digits", "seed": 0,
-                       "threads": torch.get_num_threads(), "torch": torch.__version__,
-                       "machine": platform.machine(), "python": platform.python_version()},
+            "config": {
+                "steps": steps,
+                "iw": iws,
+                "n_test": n_test,
+                "max_rows": args.max_rows,
+                "train_data": "mnist-embedded, 4,000 training digits",
+                "seed": 0,
+                "threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+            },
         }
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwrote {args.json}")

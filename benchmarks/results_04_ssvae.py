@@ -62,8 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="../shared/data/mnist", help="folder with t10k-*-ubyte.gz")
     parser.add_argument("--steps", type=int, default=default.steps)
-    parser.add_argument("--ema", type=float, default=default.ema_decay,
-                        help="decay of the classifier's weight average; 0: none")
+    parser.add_argument(
+        "--ema", type=float, default=default.ema_decay, help="decay of the classifier's weight average; 0: none"
+    )
     parser.add_argument("--no-augment", action="store_true", help="plain M2: no augmentation")
     parser.add_argument("--z-dim", type=int, default=default.z_dim)
     parser.add_argument("--class-weight", type=float, default=default.class_weight)
@@ -97,37 +98,68 @@ def print_table(results: dict, args: argparse.Namespace) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    recipe = SSVAERecipe(z_dim=args.z_dim, steps=args.steps, class_weight=args.class_weight,
-                         augment=not args.no_augment, ema_decay=args.ema, seed=args.seed)
+    recipe = SSVAERecipe(
+        z_dim=args.z_dim,
+        steps=args.steps,
+        class_weight=args.class_weight,
+        augment=not args.no_augment,
+        ema_decay=args.ema,
+        seed=args.seed,
+    )
     data = semi_supervised_split(*load_dataset("mnist-embedded", split="train"), recipe)
     tests = evaluation_sets(args.data_dir)
 
     results, runs = {}, {}
     for gen_weight in args.gen_weights:
         start = time.perf_counter()
-        _, classifier, _ = train_ssvae(replace(recipe, gen_weight=gen_weight), data, ssvae_negative_elbo_bound,
-                                       ssvae_classification_loss, progress=False)
+        _, classifier, _ = train_ssvae(
+            replace(recipe, gen_weight=gen_weight),
+            data,
+            ssvae_negative_elbo_bound,
+            ssvae_classification_loss,
+            progress=False,
+        )
         seconds = time.perf_counter() - start
-        runs[f"gen_weight={gen_weight:g}"] = {"train_seconds": round(seconds, 1),
-                                              "ms_per_step": round(1000 * seconds / args.steps, 1)}
-        print(f"gen_weight = {gen_weight:g}: {args.steps} steps in {seconds:.0f} s "
-              f"({1000 * seconds / args.steps:.1f} ms per step)", flush=True)
+        runs[f"gen_weight={gen_weight:g}"] = {
+            "train_seconds": round(seconds, 1),
+            "ms_per_step": round(1000 * seconds / args.steps, 1),
+        }
+        print(
+            f"gen_weight = {gen_weight:g}: {args.steps} steps in {seconds:.0f} s "
+            f"({1000 * seconds / args.steps:.1f} ms per step)",
+            flush=True,
+        )
         for name, (x, y) in tests.items():
-            results[f"{name}, gen_weight={gen_weight:g}"] = {"accuracy": round(accuracy(classifier, x, y), 2),
-                                                             "n": len(y)}
+            results[f"{name}, gen_weight={gen_weight:g}"] = {
+                "accuracy": round(accuracy(classifier, x, y), 2),
+                "n": len(y),
+            }
     print_table(results, args)
     if args.json:
         x_unl, _, y_lab = data
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
-            "chapter": "04_ssvae",
-            "model": {"z_dim": args.z_dim, "y_dim": 10, "x_dim": 784, "hidden": 300},
-            "labels": len(y_lab), "unlabelled": len(x_unl), "class_weight": args.class_weight,
-            "steps": args.steps, "seed": args.seed, "augment": not args.no_augment, "ema": args.ema,
-            "runs": runs, "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "torch": torch.__version__,
-            "results": results,
-        }, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "chapter": "04_ssvae",
+                    "model": {"z_dim": args.z_dim, "y_dim": 10, "x_dim": 784, "hidden": 300},
+                    "labels": len(y_lab),
+                    "unlabelled": len(x_unl),
+                    "class_weight": args.class_weight,
+                    "steps": args.steps,
+                    "seed": args.seed,
+                    "augment": not args.no_augment,
+                    "ema": args.ema,
+                    "runs": runs,
+                    "threads": torch.get_num_threads(),
+                    "machine": platform.machine(),
+                    "torch": torch.__version__,
+                    "results": results,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

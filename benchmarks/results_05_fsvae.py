@@ -87,13 +87,17 @@ def main(argv=None) -> int:
     ms_per_step = 1000 * history.wall_time / max(history.steps, 1)
     result = {key: round(value, 2) for key, value in evaluate_fsvae(model, x_test, y_test).items()}
     result["n"] = len(x_test)
-    print(f"fsvae: trained {args.steps} steps in {seconds:.0f} s ({ms_per_step:.1f} ms/step, "
-          f"{torch.get_num_threads()} thread(s))")
+    print(
+        f"fsvae: trained {args.steps} steps in {seconds:.0f} s ({ms_per_step:.1f} ms/step, "
+        f"{torch.get_num_threads()} thread(s))"
+    )
 
     print(f"\nChapter 5: {args.steps} steps on the 4,000 coloured embedded training images; nats per image\n")
     print("| model | test data | NELBO | KL | Rec |\n|---|---|---|---|---|")
-    print(f"| FSVAE (Z = 10, variance 0.1) | {TEST_SET} | {result['nelbo']:.1f} | {result['kl']:.1f} "
-          f"| {result['rec']:.1f} |")
+    print(
+        f"| FSVAE (Z = 10, variance 0.1) | {TEST_SET} | {result['nelbo']:.1f} | {result['kl']:.1f} "
+        f"| {result['rec']:.1f} |"
+    )
     print("| CS236 FSVAE | SVHN | no number published: judged by its 10 x 20 sample grid | | |")
 
     if args.grid:
@@ -104,9 +108,14 @@ def main(argv=None) -> int:
         print(f"wrote {args.grid}")
     if args.json:
         payload = {
-            "chapter": "05_fsvae", "model": dict(model.config), "steps": args.steps, "seed": 0,
-            "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "torch": torch.__version__,
+            "chapter": "05_fsvae",
+            "model": dict(model.config),
+            "steps": args.steps,
+            "seed": 0,
+            "train_seconds": round(seconds, 1),
+            "threads": torch.get_num_threads(),
+            "machine": platform.machine(),
+            "torch": torch.__version__,
             "results": {TEST_SET: result},
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -128,8 +128,13 @@ def elbo_gap(model, x, post, q, samples: int, g) -> dict:
     """The ELBO by Monte Carlo, and ``log p(x) - ELBO`` against ``KL(q || p(z|x))``."""
     lw = log_weights(model, x, q, draw(q, (samples,), g))
     elbo, se = lw.mean().item(), (lw.std() / math.sqrt(samples)).item()
-    return {"log_px": post["log_px"].item(), "elbo_mc": elbo, "elbo_mc_se": se,
-            "gap_mc": post["log_px"].item() - elbo, "kl_q_posterior": gaussian_kl(q, post["mu"], post["S"])}
+    return {
+        "log_px": post["log_px"].item(),
+        "elbo_mc": elbo,
+        "elbo_mc_se": se,
+        "gap_mc": post["log_px"].item() - elbo,
+        "kl_q_posterior": gaussian_kl(q, post["mu"], post["S"]),
+    }
 
 
 def iwae_gaps(model, x, post, q, ms, replicates: int, g, max_rows: int = 4_000_000) -> dict:
@@ -178,11 +183,13 @@ def mc_kl(model, x, q: Normal, samples: int, g) -> dict:
     analytic = torch.distributions.kl_divergence(q, prior).sum().item()
     mean, var = q.loc, q.scale**2
     return {
-        "kl_analytic": analytic, "kl_mc_mean": single.mean().item(),
+        "kl_analytic": analytic,
+        "kl_mc_mean": single.mean().item(),
         "kl_mc_mean_se": (single.std() / math.sqrt(samples)).item(),
         "kl_mc_variance": single.var().item(),
         "kl_mc_variance_exact": (mean**2 * var + (var - 1) ** 2 / 2).sum().item(),
-        "nelbo_variance_analytic_kl": rec.var().item(), "nelbo_variance_mc_kl": (rec + single).var().item(),
+        "nelbo_variance_analytic_kl": rec.var().item(),
+        "nelbo_variance_mc_kl": (rec + single).var().item(),
         "_single": single[:20_000],
     }
 
@@ -209,8 +216,13 @@ def figure_posterior(post, qs: dict, gaps: dict):
     ax = fig.add_subplot(1, 1, 1)
     _ellipse(ax, post["mu"], post["S"], color="k", label="$p(z \\mid x)$ (exact)")
     for (name, q), color in zip(qs.items(), ("C0", "C1")):
-        _ellipse(ax, q.loc, torch.diag(q.scale**2), color=color,
-                 label=f"$q$ {name}: gap {gaps[name]['kl_q_posterior']:.3f} nats")
+        _ellipse(
+            ax,
+            q.loc,
+            torch.diag(q.scale**2),
+            color=color,
+            label=f"$q$ {name}: gap {gaps[name]['kl_q_posterior']:.3f} nats",
+        )
     ax.set_aspect("equal")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
@@ -227,8 +239,15 @@ def figure_iwae(results: dict):
     ax = fig.add_subplot(1, 1, 1)
     for (name, r), color in zip(results.items(), ("C0", "C1")):
         rows, m = r["iwae"], torch.tensor(r["iwae"]["m"], dtype=torch.float64)
-        ax.errorbar(rows["m"], rows["gap"], yerr=[2 * s for s in rows["gap_se"]], fmt="o", ms=3, color=color,
-                    label=f"{name}: measured, slope $-{r['fit']['exponent']:.2f}$")
+        ax.errorbar(
+            rows["m"],
+            rows["gap"],
+            yerr=[2 * s for s in rows["gap_se"]],
+            fmt="o",
+            ms=3,
+            color=color,
+            label=f"{name}: measured, slope $-{r['fit']['exponent']:.2f}$",
+        )
         if math.isfinite(r["chi2"]):
             ax.plot(m, r["chi2"] / (2 * m), color=color, lw=0.8, label=f"{name}: $\\chi^2 / (2m)$")
         ax.axhline(r["elbo"]["kl_q_posterior"], color=color, lw=0.6, ls=":", label=f"{name}: ELBO gap, exact")
@@ -259,8 +278,14 @@ def figure_mc_kl(kl: dict):
     n, running = n[shown], (single.cumsum(0) / torch.arange(1, len(single) + 1))[shown]
     sd = math.sqrt(kl["kl_mc_variance_exact"]) / n.sqrt()
     right.plot(n, running, color="C0", lw=0.8, label="running mean")
-    right.fill_between(n, kl["kl_analytic"] - 2 * sd, kl["kl_analytic"] + 2 * sd, color="k", alpha=0.15,
-                       label="analytic $\\pm 2\\sqrt{\\mathrm{Var}/n}$")
+    right.fill_between(
+        n,
+        kl["kl_analytic"] - 2 * sd,
+        kl["kl_analytic"] + 2 * sd,
+        color="k",
+        alpha=0.15,
+        label="analytic $\\pm 2\\sqrt{\\mathrm{Var}/n}$",
+    )
     right.set_xscale("log")
     right.set_xlabel("samples $n$")
     right.legend(fontsize="small")
@@ -310,10 +335,12 @@ def main(argv=None) -> int:
     ms = [m for m in M_VALUES if m <= args.max_m]
     results = {}
     for name, q in qs.items():
-        r = {"elbo": elbo_gap(model, x, post, q, args.samples, g),
-             "chi2": chi_square(q, post["mu"], post["S"]),
-             "finite_moments_up_to": max(n for n in range(1, 21) if moment_finite(q, post["S"], n)),
-             "iwae": iwae_gaps(model, x, post, q, ms, args.replicates, g)}
+        r = {
+            "elbo": elbo_gap(model, x, post, q, args.samples, g),
+            "chi2": chi_square(q, post["mu"], post["S"]),
+            "finite_moments_up_to": max(n for n in range(1, 21) if moment_finite(q, post["S"], n)),
+            "iwae": iwae_gaps(model, x, post, q, ms, args.replicates, g),
+        }
         cv = moment_finite(q, post["S"], 4)
         r["iwae"]["estimator"] = "cv" if cv else "plain"
         r["iwae"]["gap"] = r["iwae"]["gap_cv" if cv else "gap_plain"]
@@ -321,29 +348,50 @@ def main(argv=None) -> int:
         r["fit"] = fit_rate(r["iwae"])
         r["kl"] = mc_kl(model, x, q, args.samples, g)
         results[name] = r
-        print(f"q {name:10s}: KL(q||p(z|x)) {r['elbo']['kl_q_posterior']:.4f}, log p(x) - ELBO (MC) "
-              f"{r['elbo']['gap_mc']:.4f} +- {r['elbo']['elbo_mc_se']:.4f}; chi2 {r['chi2']:.4f}; "
-              f"gap ~ {r['fit']['c']:.4f} m^-{r['fit']['exponent']:.3f}; MC KL var {r['kl']['kl_mc_variance']:.4f} "
-              f"(exact {r['kl']['kl_mc_variance_exact']:.4f})", flush=True)
+        print(
+            f"q {name:10s}: KL(q||p(z|x)) {r['elbo']['kl_q_posterior']:.4f}, log p(x) - ELBO (MC) "
+            f"{r['elbo']['gap_mc']:.4f} +- {r['elbo']['elbo_mc_se']:.4f}; chi2 {r['chi2']:.4f}; "
+            f"gap ~ {r['fit']['c']:.4f} m^-{r['fit']['exponent']:.3f}; MC KL var {r['kl']['kl_mc_variance']:.4f} "
+            f"(exact {r['kl']['kl_mc_variance_exact']:.4f})",
+            flush=True,
+        )
     written = []
     if args.figures:
         out = Path(args.figures)
         out.mkdir(parents=True, exist_ok=True)
         gaps = {k: r["elbo"] for k, r in results.items()}
-        written = [_save(figure_posterior(post, qs, gaps), out / "toy_posterior.svg"),
-                   _save(figure_iwae(results), out / "toy_iwae_gap.svg"),
-                   _save(figure_mc_kl(results["wide"]["kl"]), out / "toy_mc_kl.svg")]
+        written = [
+            _save(figure_posterior(post, qs, gaps), out / "toy_posterior.svg"),
+            _save(figure_iwae(results), out / "toy_iwae_gap.svg"),
+            _save(figure_mc_kl(results["wide"]["kl"]), out / "toy_mc_kl.svg"),
+        ]
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({
-            "benchmark": "toy_exact", "command": "OMP_NUM_THREADS=1 python " + shlex.join(sys.argv),
-            "seed": args.seed, "samples": args.samples, "replicates": args.replicates,
-            "model": {"D": len(model["b"]), "Z": model["W"].shape[1], "s2": model["s2"],
-                      "posterior_cov": _rounded(post["S"].tolist()),
-                      "posterior_corr": _rounded((post["S"][0, 1] / post["S"].diagonal().prod().sqrt()).item())},
-            "threads": torch.get_num_threads(), "machine": platform.machine(), "torch": torch.__version__,
-            "figures": written, "q": _rounded(results),
-        }, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "benchmark": "toy_exact",
+                    "command": "OMP_NUM_THREADS=1 python " + shlex.join(sys.argv),
+                    "seed": args.seed,
+                    "samples": args.samples,
+                    "replicates": args.replicates,
+                    "model": {
+                        "D": len(model["b"]),
+                        "Z": model["W"].shape[1],
+                        "s2": model["s2"],
+                        "posterior_cov": _rounded(post["S"].tolist()),
+                        "posterior_corr": _rounded((post["S"][0, 1] / post["S"].diagonal().prod().sqrt()).item()),
+                    },
+                    "threads": torch.get_num_threads(),
+                    "machine": platform.machine(),
+                    "torch": torch.__version__,
+                    "figures": written,
+                    "q": _rounded(results),
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

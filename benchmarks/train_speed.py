@@ -47,8 +47,23 @@ LR = 1e-3
 Z_DIM = 10
 LOG_INTERVAL = 10  # pytorch/examples/vae's default --log-interval
 #: Tiny arguments for the smoke run of tests/test_benchmarks.py ({tmp}: a fresh temporary folder).
-SMOKE_ARGS = ["--steps", "3", "--rounds", "2", "--warmup", "1", "--threads", "1", "--ablation", "--progress",
-              "--breakdown", "--breakdown-steps", "4", "--json", "{tmp}/train_speed.json"]
+SMOKE_ARGS = [
+    "--steps",
+    "3",
+    "--rounds",
+    "2",
+    "--warmup",
+    "1",
+    "--threads",
+    "1",
+    "--ablation",
+    "--progress",
+    "--breakdown",
+    "--breakdown-steps",
+    "4",
+    "--json",
+    "{tmp}/train_speed.json",
+]
 
 
 def _sync(device: torch.device) -> None:
@@ -75,14 +90,24 @@ def run_vaelab(x, y, steps: int, device: torch.device, seed: int = 0, progress: 
     batches = Batches(x, batch_size=BATCH_SIZE, shuffle=True, binarize=True, seed=seed, device=device)
     _sync(device)
     clock = _Clock()
-    train(model, objective_for("vae"), batches.forever(), steps, lr=LR, device=device, seed=seed,
-          progress=progress, log_every=50)
+    train(
+        model,
+        objective_for("vae"),
+        batches.forever(),
+        steps,
+        lr=LR,
+        device=device,
+        seed=seed,
+        progress=progress,
+        log_every=50,
+    )
     _sync(device)
     return clock.speeds(steps)
 
 
-def run_plain(x, y, steps: int, device: torch.device, seed: int = 0, fused: bool = False,
-              in_memory: bool = False) -> tuple[float, float]:
+def run_plain(
+    x, y, steps: int, device: torch.device, seed: int = 0, fused: bool = False, in_memory: bool = False
+) -> tuple[float, float]:
     """Steps per wall and per CPU second of the pytorch/examples/vae loop.
 
     ``fused`` and ``in_memory`` (ablation only) swap in vaelab's fused Adam or its in-memory
@@ -151,6 +176,7 @@ def breakdown(x, y, device: torch.device, steps: int = 300, seed: int = 0) -> di
 
             def next_batch(stream=stream):
                 return next(stream)
+
         loops[name] = (model, optimizer, next_batch)
 
     loss_fn = objective_for("vae")
@@ -158,7 +184,7 @@ def breakdown(x, y, device: torch.device, steps: int = 300, seed: int = 0) -> di
     times = {name: {part: [] for part in parts} for name in loops}
     kept = []
     for step in range(steps):
-        for name in (("plain", "vaelab") if step % 2 == 0 else ("vaelab", "plain")):
+        for name in ("plain", "vaelab") if step % 2 == 0 else ("vaelab", "plain"):
             model, optimizer, next_batch = loops[name]
             data, t_batch = clock(next_batch)
             (loss, _), t_forward = clock(lambda: loss_fn(model, data))
@@ -183,8 +209,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--ablation", action="store_true", help="also time the plain loop with one change at a time")
     parser.add_argument("--progress", action="store_true", help="time vaelab with its progress bar on (to /dev/null)")
-    parser.add_argument("--breakdown", action="store_true",
-                        help="also time each part of a step (20th percentile: robust on a busy machine)")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time each part of a step (20th percentile: robust on a busy machine)",
+    )
     parser.add_argument("--breakdown-steps", type=int, default=300, help="steps of --breakdown (default 300)")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
     return parser.parse_args(argv)
@@ -197,6 +226,7 @@ def make_variants(args: argparse.Namespace, x, y, device: torch.device) -> dict:
         "plain": lambda n: run_plain(x, y, n, device),
     }
     if args.progress:
+
         def with_bar(n):
             # tqdm writes to stderr; send it nowhere so that the terminal is not the bottleneck.
             saved, sys.stderr = sys.stderr, open(os.devnull, "w")
@@ -238,11 +268,16 @@ def summarise(speeds: dict, cpu_speeds: dict) -> dict:
     # in the machine's load.
     paired = [a / b for a, b in zip(speeds["vaelab"], speeds["plain"])]
     return {
-        "steps_per_sec": speeds, "median_steps_per_sec": medians, "best_steps_per_sec": best,
-        "steps_per_cpu_sec": cpu_speeds, "median_steps_per_cpu_sec": cpu_medians,
+        "steps_per_sec": speeds,
+        "median_steps_per_sec": medians,
+        "best_steps_per_sec": best,
+        "steps_per_cpu_sec": cpu_speeds,
+        "median_steps_per_cpu_sec": cpu_medians,
         "ratio_cpu_time": cpu_medians["vaelab"] / cpu_medians["plain"],
-        "ratio": medians["vaelab"] / medians["plain"], "ratio_best": best["vaelab"] / best["plain"],
-        "ratio_per_round": paired, "ratio_paired_median": statistics.median(paired),
+        "ratio": medians["vaelab"] / medians["plain"],
+        "ratio_best": best["vaelab"] / best["plain"],
+        "ratio_per_round": paired,
+        "ratio_paired_median": statistics.median(paired),
     }
 
 
@@ -250,17 +285,23 @@ def print_table(summary: dict) -> None:
     speeds, medians, best = summary["steps_per_sec"], summary["median_steps_per_sec"], summary["best_steps_per_sec"]
     cpu_medians, paired = summary["median_steps_per_cpu_sec"], summary["ratio_per_round"]
     width = max(len(n) for n in speeds)
-    print(f"{'variant':<{width}}  {'steps/s':>7}  {'ms/step':>7}  {'vs plain':>8}  {'best':>6}  "
-          f"{'steps/cpu-s':>11}  {'vs plain':>8}  steps/s of each round")
+    print(
+        f"{'variant':<{width}}  {'steps/s':>7}  {'ms/step':>7}  {'vs plain':>8}  {'best':>6}  "
+        f"{'steps/cpu-s':>11}  {'vs plain':>8}  steps/s of each round"
+    )
     for name, values in speeds.items():
         runs = " ".join(f"{v:.0f}" for v in values)
-        print(f"{name:<{width}}  {medians[name]:>7.1f}  {1000 / medians[name]:>7.2f}  "
-              f"{medians[name] / medians['plain']:>7.2f}x  {best[name]:>6.1f}  "
-              f"{cpu_medians[name]:>11.1f}  {cpu_medians[name] / cpu_medians['plain']:>7.2f}x  {runs}")
+        print(
+            f"{name:<{width}}  {medians[name]:>7.1f}  {1000 / medians[name]:>7.2f}  "
+            f"{medians[name] / medians['plain']:>7.2f}x  {best[name]:>6.1f}  "
+            f"{cpu_medians[name]:>11.1f}  {cpu_medians[name] / cpu_medians['plain']:>7.2f}x  {runs}"
+        )
     print("(medians over the rounds; steps/cpu-s: per second of this process's CPU time, all threads)")
-    print(f"ratio vaelab / plain = {summary['ratio']:.2f} (median steps/s; per round "
-          f"{' '.join(f'{r:.2f}' for r in paired)}, median {statistics.median(paired):.2f}; "
-          f"best runs {summary['ratio_best']:.2f}; CPU time {summary['ratio_cpu_time']:.2f})")
+    print(
+        f"ratio vaelab / plain = {summary['ratio']:.2f} (median steps/s; per round "
+        f"{' '.join(f'{r:.2f}' for r in paired)}, median {statistics.median(paired):.2f}; "
+        f"best runs {summary['ratio_best']:.2f}; CPU time {summary['ratio_cpu_time']:.2f})"
+    )
 
 
 def main(argv=None) -> int:
@@ -272,8 +313,10 @@ def main(argv=None) -> int:
     x, y = load_dataset("mnist-embedded", split="train")
 
     summary = summarise(*time_rounds(make_variants(args, x, y, device), args.steps, args.rounds, args.warmup))
-    print(f"VAE z={Z_DIM}, batch {BATCH_SIZE}, {args.steps} steps x {args.rounds} rounds, "
-          f"device {device}, {threads} torch threads, torch {torch.__version__}")
+    print(
+        f"VAE z={Z_DIM}, batch {BATCH_SIZE}, {args.steps} steps x {args.rounds} rounds, "
+        f"device {device}, {threads} torch threads, torch {torch.__version__}"
+    )
     print_table(summary)
 
     parts = None
@@ -288,10 +331,16 @@ def main(argv=None) -> int:
     if args.json:
         result = {
             "benchmark": "train_speed",
-            "steps": args.steps, "rounds": args.rounds, "warmup": args.warmup,
-            "device": str(device), "threads": threads, "torch": torch.__version__,
-            "python": platform.python_version(), "machine": platform.machine(),
-            **summary, "breakdown_ms": parts,
+            "steps": args.steps,
+            "rounds": args.rounds,
+            "warmup": args.warmup,
+            "device": str(device),
+            "threads": threads,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            **summary,
+            "breakdown_ms": parts,
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

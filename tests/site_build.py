@@ -35,10 +35,24 @@ def build_site(root: Path) -> Path:
     planted.mkdir(parents=True)
     for solution in sorted((REPO / "solutions").glob("*.ipynb")):
         shutil.copy(solution, planted / solution.name)
-    subprocess.run([sys.executable, "-m", "autograder", "book", "--fast", "--jobs", "2", "--out", str(root / "book" / "_generated")],
-                   cwd=REPO, check=True)
-    result = subprocess.run([str(JUPYTER_BOOK), "build", str(root), "-W", "-n", "--keep-going"],
-                            capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "book",
+            "--fast",
+            "--jobs",
+            "2",
+            "--out",
+            str(root / "book" / "_generated"),
+        ],
+        cwd=REPO,
+        check=True,
+    )
+    result = subprocess.run(
+        [str(JUPYTER_BOOK), "build", str(root), "-W", "-n", "--keep-going"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return root / "_build" / "html"
 

@@ -95,8 +95,7 @@ def with_copied_cell(nb, grade_id, first_source):
     """`nb` where the student copied the cell `grade_id` (metadata included, as Jupyter does)
     and put `first_source` in the first copy."""
     nb = copy.deepcopy(nb)
-    index = next(i for i, cell in enumerate(nb.cells)
-                 if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    index = next(i for i, cell in enumerate(nb.cells) if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
     first = copy.deepcopy(nb.cells[index])
     first.id, first.source = "copied-cell", first_source
     nb.cells.insert(index, first)
@@ -113,14 +112,12 @@ def with_kernel(nb, name):
 def with_cell_source(nb, grade_id, new_source):
     """`nb` where the (locked) cell `grade_id` now holds `new_source`."""
     nb = copy.deepcopy(nb)
-    next(cell for cell in nb.cells
-         if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = new_source
+    next(cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source = new_source
     return nb
 
 
 #: The limits of the batch: short, so that the bad submissions hit them quickly.
-BATCH_OPTIONS = ("--notebook-timeout", "8", "--memory-limit", "2G", "--max-output", "100K",
-                 "--jobs", "2")
+BATCH_OPTIONS = ("--notebook-timeout", "8", "--memory-limit", "2G", "--max-output", "100K", "--jobs", "2")
 ENDLESS_AND_DEAF = """import time
 while True:  # an endless loop that ignores the interrupt
     try:
@@ -143,51 +140,68 @@ def graded(released, source, tmp_path_factory):
     """One batch of submissions, graded from the repository root with fast mode unset."""
     work = tmp_path_factory.mktemp("grade")
     answer = testing.make_submission(source)
-    submissions = testing.write_submissions(work / "in", {
-        "ref": {CHAPTER: answer},
-        "blank": {CHAPTER: (released / f"{CHAPTER}.ipynb").read_bytes()},
-        "mistake": {CHAPTER: testing.make_submission(
-            source, {"square": "def square(x):\n    return abs(x) * x"})},
-        "deleter": {CHAPTER: testing.without_cells(answer, "test_square")},
-        "sleepy": {CHAPTER: testing.make_submission(
-            source, {"add": "import time\ndef add(a, b):\n    time.sleep(60)\n    return a + b"})},
-        "badjson": {CHAPTER: '{"cells": [oops'},
-        "oldformat": {CHAPTER: '{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, '
-                               '"worksheets": []}'},
-        "misnamed": {"01_toy_final": answer},
-        "copier": {CHAPTER: with_copied_cell(answer, "square", "def square(x):\n    return -1")},
-        "crasher": {CHAPTER: testing.make_submission(source, {"add": "import os\nos._exit(1)"})},
-        "killer": {CHAPTER: testing.make_submission(
-            source, {"square": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"})},
-        "renamer": {CHAPTER: testing.make_submission(
-            source, {"add": "def add_numbers(a, b):\n    return a + b"})},
-        "unanswered": {CHAPTER: testing.without_cells(answer, "add")},
-        "rkernel": {CHAPTER: with_kernel(answer, "ir")},
-        "cheater": {CHAPTER: with_cell_source(answer, "test_square", "print('all good')")},
-        "deaf": {CHAPTER: testing.make_submission(source, {"add": ENDLESS_AND_DEAF})},
-        "slowpoke": {CHAPTER: testing.make_submission(source, {
-            "add": SLOW.format(seconds=4, name="add", args="a, b", body="a + b"),
-            "square": SLOW.format(seconds=4.9, name="square", args="x", body="x * x")})},
-        "bomb": {CHAPTER: testing.make_submission(source, {"add": MEMORY_BOMB})},
-        "chatty": {CHAPTER: testing.make_submission(source, {"add": CHATTY})},
-    })
+    submissions = testing.write_submissions(
+        work / "in",
+        {
+            "ref": {CHAPTER: answer},
+            "blank": {CHAPTER: (released / f"{CHAPTER}.ipynb").read_bytes()},
+            "mistake": {CHAPTER: testing.make_submission(source, {"square": "def square(x):\n    return abs(x) * x"})},
+            "deleter": {CHAPTER: testing.without_cells(answer, "test_square")},
+            "sleepy": {
+                CHAPTER: testing.make_submission(
+                    source, {"add": "import time\ndef add(a, b):\n    time.sleep(60)\n    return a + b"}
+                )
+            },
+            "badjson": {CHAPTER: '{"cells": [oops'},
+            "oldformat": {CHAPTER: '{"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}'},
+            "misnamed": {"01_toy_final": answer},
+            "copier": {CHAPTER: with_copied_cell(answer, "square", "def square(x):\n    return -1")},
+            "crasher": {CHAPTER: testing.make_submission(source, {"add": "import os\nos._exit(1)"})},
+            "killer": {
+                CHAPTER: testing.make_submission(
+                    source, {"square": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"}
+                )
+            },
+            "renamer": {CHAPTER: testing.make_submission(source, {"add": "def add_numbers(a, b):\n    return a + b"})},
+            "unanswered": {CHAPTER: testing.without_cells(answer, "add")},
+            "rkernel": {CHAPTER: with_kernel(answer, "ir")},
+            "cheater": {CHAPTER: with_cell_source(answer, "test_square", "print('all good')")},
+            "deaf": {CHAPTER: testing.make_submission(source, {"add": ENDLESS_AND_DEAF})},
+            "slowpoke": {
+                CHAPTER: testing.make_submission(
+                    source,
+                    {
+                        "add": SLOW.format(seconds=4, name="add", args="a, b", body="a + b"),
+                        "square": SLOW.format(seconds=4.9, name="square", args="x", body="x * x"),
+                    },
+                )
+            },
+            "bomb": {CHAPTER: testing.make_submission(source, {"add": MEMORY_BOMB})},
+            "chatty": {CHAPTER: testing.make_submission(source, {"add": CHATTY})},
+        },
+    )
     inputs = {path: tree_hash(path) for path in (TOY, submissions, released)}
     artefacts = {name for name in NBGRADER_ARTEFACTS if (REPO / name).exists()}
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(REPO)
         patch.delenv("VAELAB_FAST", raising=False)
         patch.delenv("NBGRADER_EXECUTION", raising=False)
-        grades, cells, printed = testing.run_grade(submissions, work / "out", TOY, timeout=5,
-                                                   options=BATCH_OPTIONS)
+        grades, cells, printed = testing.run_grade(submissions, work / "out", TOY, timeout=5, options=BATCH_OPTIONS)
         environment_after = dict(os.environ)
-    return {"grades": grades, "cells": cells, "printed": printed, "out": work / "out",
-            "inputs": inputs, "artefacts": artefacts, "environment_after": environment_after}
+    return {
+        "grades": grades,
+        "cells": cells,
+        "printed": printed,
+        "out": work / "out",
+        "inputs": inputs,
+        "artefacts": artefacts,
+        "environment_after": environment_after,
+    }
 
 
 def test_reference_answers_get_full_marks(graded):
     row = graded["grades"]["ref", CHAPTER]
-    assert (row["status"], row["score"], row["max_score"], row["manual_max"]) == (
-        "graded", "5", "5", "1")
+    assert (row["status"], row["score"], row["max_score"], row["manual_max"]) == ("graded", "5", "5", "1")
     assert graded["cells"]["ref", CHAPTER, "test_add"]["score"] == "2"
     assert graded["cells"]["ref", CHAPTER, "test_square"]["score"] == "3"
     # the written answer waits for a human grader
@@ -221,8 +235,7 @@ def test_broken_files_are_reported_without_stopping_the_batch(graded):
     assert "unknown chapter file" in grades["misnamed", "01_toy_final"]["message"]
     assert "not graded" in testing.feedback(graded["out"], "badjson", CHAPTER)
     assert len(grades) == 19
-    assert ("19 submissions: 8 graded, 2 missing_cells, 3 timeout, 1 memory, 2 crashed, "
-            "3 invalid" in graded["printed"])
+    assert "19 submissions: 8 graded, 2 missing_cells, 3 timeout, 1 memory, 2 crashed, 3 invalid" in graded["printed"]
     for student in ("badjson", "oldformat"):  # a page says why, and the batch went on
         page = testing.feedback(graded["out"], student, CHAPTER)
         assert "not graded (invalid)" in page and "not a gradable notebook" in page
@@ -259,8 +272,7 @@ def test_a_renamed_function_is_named_in_the_feedback(graded):
     row = graded["grades"]["renamer", CHAPTER]
     assert (row["status"], row["score"]) == ("graded", "3")
     assert "function add is not defined: did you rename it?" in row["message"]
-    assert "function add is not defined: did you rename it?" in testing.feedback(
-        graded["out"], "renamer", CHAPTER)
+    assert "function add is not defined: did you rename it?" in testing.feedback(graded["out"], "renamer", CHAPTER)
     deleted = graded["grades"]["unanswered", CHAPTER]  # the answer cell itself was deleted
     assert (deleted["status"], deleted["score"]) == ("missing_cells", "3")
     assert "missing cells: add" in deleted["message"]
@@ -270,8 +282,7 @@ def test_a_renamed_function_is_named_in_the_feedback(graded):
 def test_another_kernel_name_is_graded_with_the_course_kernel(graded):
     row = graded["grades"]["rkernel", CHAPTER]
     assert (row["status"], row["score"]) == ("graded", "5")
-    assert "asks for kernel 'ir'; it was graded with the course's kernel ('python3')" in (
-        row["message"])
+    assert "asks for kernel 'ir'; it was graded with the course's kernel ('python3')" in (row["message"])
 
 
 def test_edited_tests_are_detected_and_restored(graded):
@@ -310,8 +321,8 @@ def test_huge_outputs_are_truncated(graded):
 
 def test_feedback_has_a_score_table_and_the_named_mistakes_on_top(graded):
     page = testing.feedback(graded["out"], "mistake", CHAPTER)
-    summary = page[page.index('id=autograder-summary'):]
-    summary = summary[:summary.index("</div>")]
+    summary = page[page.index("id=autograder-summary") :]
+    summary = summary[: summary.index("</div>")]
     assert "00_toy: 2 / 5" in summary and "<code>add</code>" in summary and "passed" in summary
     assert "square(-2) returned -4, expected 4: a square is never negative" in summary
     assert page.index("autograder-summary") < page.index("Exercise 2")  # above the notebook
@@ -324,8 +335,9 @@ def test_feedback_shows_the_failures_but_not_the_hidden_tests(graded, source):
     page = html.unescape(testing.feedback(graded["out"], "mistake", CHAPTER))
     assert "square(-2) returned -4" in page.split("autograder-summary")[-1]  # in the cells too
     assert "HIDDEN TESTS" not in page
-    regions = re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS",
-                         "\n".join(c.source for c in source.cells), flags=re.S)
+    regions = re.findall(
+        r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", "\n".join(c.source for c in source.cells), flags=re.S
+    )
     lines = [line.strip() for region in regions for line in region.splitlines() if line.strip()]
     assert lines and not [line for line in lines if line in page]
 
@@ -376,13 +388,24 @@ def test_zip_input_with_a_top_level_folder(source, tmp_path):
 
 def test_usage_errors_exit_with_2(tmp_path, capsys):
     run = subprocess.run(
-        [sys.executable, "-m", "autograder", "grade", str(tmp_path / "nowhere"), "--out",
-         str(tmp_path / "out"), "--solutions", str(TOY)],
-        cwd=REPO, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "out"),
+            "--solutions",
+            str(TOY),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2 and "does not exist" in run.stderr, run.stderr
     (tmp_path / "empty").mkdir()
-    assert main(["grade", str(tmp_path / "empty"), "--out", str(tmp_path / "out"),
-                 "--solutions", str(TOY)]) == 2
+    assert main(["grade", str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--solutions", str(TOY)]) == 2
     assert "no submissions" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -424,7 +447,11 @@ def test_leak_check_finds_solution_and_hidden_lines(source):
     view = testing.make_submission(source)  # answered: the reference answers are back in
     assert leaked_lines(source, view) == [
         "Because the product of two negative numbers is positive: (-x)(-x) = x x.",
-        "return squared", "return total", "squared = x * x", "total = a + b"]
+        "return squared",
+        "return total",
+        "squared = x * x",
+        "total = a + b",
+    ]
     hidden = 'assert add(-1, 5) == 4, "add(-1, 5) should be 4: do not take absolute values"'
     view = testing.make_submission(source, answered=False)
     assert leaked_lines(source, view) == []

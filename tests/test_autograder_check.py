@@ -36,8 +36,10 @@ def test_a_released_notebook_reports_what_is_left_to_do(tmp_path, capsys):
 
 def test_visible_checks_run_and_hidden_tests_are_neither_run_nor_shown(source, tmp_path, capsys):
     nb = copy.deepcopy(source)  # still holds the hidden tests, as a source notebook does
-    answers = {"add": "def add(a, b):\n    return a - b",  # caught by the visible check
-               "square": "def square(x):\n    return abs(x) * x"}  # caught only by hidden tests
+    answers = {
+        "add": "def add(a, b):\n    return a - b",  # caught by the visible check
+        "square": "def square(x):\n    return abs(x) * x",
+    }  # caught only by hidden tests
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:

@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+import toy_class
 
 from autograder import testing
-
-import toy_class
 
 REPO = Path(__file__).resolve().parent.parent
 TOY, CHAPTER = toy_class.TOY, toy_class.CHAPTER
@@ -40,8 +39,7 @@ def outputs(out: Path) -> dict[str, bytes]:
 
 
 def results(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "results").rglob("*"))
-            if p.is_file()}
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "results").rglob("*")) if p.is_file()}
 
 
 def test_a_rerun_keeps_every_result_and_changes_nothing(serial, submissions):
@@ -78,13 +76,29 @@ def _graders(out: Path) -> list[int]:
 
 def test_kill_9_in_the_middle_then_a_rerun_gives_the_same_grades(serial, submissions, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-               "--solutions", str(TOY), "--timeout", "60", "--jobs", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        str(submissions),
+        "--out",
+        str(out),
+        "--solutions",
+        str(TOY),
+        "--timeout",
+        "60",
+        "--jobs",
+        "1",
+    ]
     (tmp_path / "tmp").mkdir()  # what the killed batch leaves behind stays in tmp_path
-    batch = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL,
-                             env={**os.environ, "OMP_NUM_THREADS": "1",
-                                  "TMPDIR": str(tmp_path / "tmp")})
+    batch = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path / "tmp")},
+    )
     deadline = time.monotonic() + 120
     while len(list(out.glob("results/*/*.json"))) < 2:  # the invalid file, then a graded one
         assert batch.poll() is None, "the batch ended before it could be killed"
@@ -106,8 +120,7 @@ def test_kill_9_in_the_middle_then_a_rerun_gives_the_same_grades(serial, submiss
 
 
 def test_jobs_2_gives_the_same_grades_as_jobs_1(serial, submissions, tmp_path):
-    grades, _, printed = testing.run_grade(submissions, tmp_path / "out", TOY, timeout=60,
-                                           options=("--jobs", "2"))
+    grades, _, printed = testing.run_grade(submissions, tmp_path / "out", TOY, timeout=60, options=("--jobs", "2"))
     assert "2 at a time" in printed
     assert outputs(tmp_path / "out") == outputs(serial)
     assert (grades["ada", CHAPTER]["score"], grades["cy", CHAPTER]["score"]) == ("5", "2")

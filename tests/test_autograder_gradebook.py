@@ -24,12 +24,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+import toy_class
 
 from autograder import testing
 from autograder.cli import main
 from autograder.gradebook import Shard, shard_of
-
-import toy_class
 
 REPO = Path(__file__).resolve().parent.parent
 TOY, CHAPTER = toy_class.TOY, toy_class.CHAPTER
@@ -38,8 +37,9 @@ STUDENTS = ("ada", "bob", "cy", "dee", "eve", "fay")
 
 @pytest.fixture(scope="module")
 def submissions(tmp_path_factory) -> Path:
-    return toy_class.write_class(tmp_path_factory.mktemp("class") / "in", {
-        "fay": {"add": "def add(a, b):\n    return a - b"}})
+    return toy_class.write_class(
+        tmp_path_factory.mktemp("class") / "in", {"fay": {"add": "def add(a, b):\n    return a - b"}}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,22 +59,29 @@ def nbgrader_view(url: str) -> dict:
     """What nbgrader itself reads from the gradebook: per student, the submission's score and
     maximum, and each cell's (auto_score, manual_score, needs_manual_grade)."""
     from nbgrader.api import Gradebook
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gradebook = Gradebook(url)
         try:
-            return {s.student.id: (s.score, s.max_score, {
-                g.name: (g.auto_score, g.manual_score, g.needs_manual_grade)
-                for g in s.notebooks[0].grades})
-                for s in gradebook.assignment_submissions(CHAPTER)}
+            return {
+                s.student.id: (
+                    s.score,
+                    s.max_score,
+                    {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade) for g in s.notebooks[0].grades},
+                )
+                for s in gradebook.assignment_submissions(CHAPTER)
+            }
         finally:
             gradebook.close()
 
 
 def check_against_plain(url: str, plain: Path, students=STUDENTS) -> None:
     """The gradebook at `url` says what the plain run's CSV files say, for `students`."""
-    grades, cells = rows(plain / "grades.csv"), rows(plain / "scores_by_function.csv",
-                                                      ("student", "chapter", "grade_id"))
+    grades, cells = (
+        rows(plain / "grades.csv"),
+        rows(plain / "scores_by_function.csv", ("student", "chapter", "grade_id")),
+    )
     view = nbgrader_view(url)
     for student in students:
         row = grades[student, CHAPTER]
@@ -102,6 +109,7 @@ def grade(submissions: Path, out: Path, *options: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Shards and usage errors (no database needed)
 
+
 def test_shards_split_any_class_into_disjoint_parts_by_student():
     ids = [f"student{i:04d}" for i in range(3000)] + ["", "Ana Lúcia", "x" * 300]
     for count in (1, 2, 3, 7):
@@ -112,17 +120,21 @@ def test_shards_split_any_class_into_disjoint_parts_by_student():
         assert all(shard_of(s, count) == owners[s][0] for s in ids)  # depends on the id alone
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    (("--shard", "1/2"), "--shard needs --db"),
-    (("--shard", "0/2", "--db", "sqlite:///x.db"), "expected i/N with 1 <= i <= N"),
-    (("--shard", "3/2", "--db", "sqlite:///x.db"), "expected i/N with 1 <= i <= N"),
-    (("--shard", "half", "--db", "sqlite:///x.db"), "expected i/N with 1 <= i <= N"),
-    (("--db", "not a url"), "is not a database URL"),
-    (("--db", "postgresql://teacher:s3cret@127.0.0.1:1/course"),
-     "cannot open the gradebook postgresql://teacher:***@127.0.0.1:1/course"),
-])
-def test_bad_options_stop_before_grading_and_say_why(submissions, tmp_path, capsys, options,
-                                                     message):
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--shard", "1/2"), "--shard needs --db"),
+        (("--shard", "0/2", "--db", "sqlite:///x.db"), "expected i/N with 1 <= i <= N"),
+        (("--shard", "3/2", "--db", "sqlite:///x.db"), "expected i/N with 1 <= i <= N"),
+        (("--shard", "half", "--db", "sqlite:///x.db"), "expected i/N with 1 <= i <= N"),
+        (("--db", "not a url"), "is not a database URL"),
+        (
+            ("--db", "postgresql://teacher:s3cret@127.0.0.1:1/course"),
+            "cannot open the gradebook postgresql://teacher:***@127.0.0.1:1/course",
+        ),
+    ],
+)
+def test_bad_options_stop_before_grading_and_say_why(submissions, tmp_path, capsys, options, message):
     out = tmp_path / "out"
     code = main(["grade", str(submissions), "--out", str(out), "--solutions", str(TOY), *options])
     error = capsys.readouterr().err
@@ -138,6 +150,7 @@ def test_export_of_an_empty_gradebook_says_so(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------------------------
 # SQLite: one machine
+
 
 def test_the_gradebook_holds_what_the_csv_files_say(submissions, plain, tmp_path):
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
@@ -160,8 +173,7 @@ def stored(path: Path) -> list:
     """The rows of autograder_result, the time each grading took left out."""
     with contextlib.closing(sqlite3.connect(path)) as db:
         found = db.execute("SELECT * FROM autograder_result ORDER BY student").fetchall()
-    return [(*row[:-1], {k: v for k, v in json.loads(row[-1]).items() if k != "seconds"})
-            for row in found]
+    return [(*row[:-1], {k: v for k, v in json.loads(row[-1]).items() if k != "seconds"}) for row in found]
 
 
 def test_a_resumed_or_repeated_run_writes_the_same_rows(submissions, plain, tmp_path):
@@ -183,6 +195,7 @@ def test_a_resumed_or_repeated_run_writes_the_same_rows(submissions, plain, tmp_
     assert dump(resumed) == before
 
     from nbgrader.api import Gradebook
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gradebook = Gradebook(f"sqlite:///{resumed}")
@@ -197,6 +210,7 @@ def test_a_resumed_or_repeated_run_writes_the_same_rows(submissions, plain, tmp_
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL: several machines
+
 
 def _postgres_bin() -> Path | None:
     for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
@@ -218,8 +232,7 @@ def postgres():
     only, no fsync), stopped afterwards."""
     bindir = _postgres_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; .ci/run "
-                    "installs it)")
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; .ci/run installs it)")
     pytest.importorskip("psycopg", reason='the PostgreSQL driver: pip install -e ".[db]"')
     prefix: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="pg-", dir="/tmp"))
@@ -234,15 +247,32 @@ def postgres():
         prefix = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
     data = root / "data"
-    run = lambda *args: subprocess.run(prefix + [str(a) for a in args], capture_output=True,  # noqa: E731
-                                       text=True, timeout=120)
-    made = run(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-               "--no-sync")
+
+    def run(*args):
+        return subprocess.run(
+            prefix + [str(a) for a in args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    made = run(bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
     if made.returncode:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"initdb failed: {made.stderr.strip()[-300:]}")
-    started = run(bindir / "pg_ctl", "-D", data, "-l", root / "log", "-w", "-t", "60", "-o",
-                  f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off", "start")
+    started = run(
+        bindir / "pg_ctl",
+        "-D",
+        data,
+        "-l",
+        root / "log",
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off",
+        "start",
+    )
     if started.returncode:
         log = (root / "log").read_text(errors="replace")[-300:] if (root / "log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
@@ -258,22 +288,43 @@ def postgres():
 def database(postgres) -> str:
     """A new, empty database on the test server."""
     import psycopg
+
     name = f"course_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(f"{postgres}/postgres", autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"{postgres}/{name}"
 
 
-def test_two_machines_grade_disjoint_shards_into_one_postgres_gradebook(submissions, plain,
-                                                                        database, tmp_path):
+def test_two_machines_grade_disjoint_shards_into_one_postgres_gradebook(submissions, plain, database, tmp_path):
     parts = {i: sorted(s for s in STUDENTS if shard_of(s, 2) == i) for i in (1, 2)}
     assert parts[1] and parts[2], "the class must reach both shards"
     # The two shards run at the same time against the empty database, as two machines would.
-    shards = [subprocess.Popen(
-        [sys.executable, "-m", "autograder", "grade", str(submissions), "--out",
-         str(tmp_path / f"shard{i}"), "--solutions", str(TOY), "--timeout", "60",
-         "--db", database, "--shard", f"{i}/2"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in (1, 2)]
+    shards = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                str(submissions),
+                "--out",
+                str(tmp_path / f"shard{i}"),
+                "--solutions",
+                str(TOY),
+                "--timeout",
+                "60",
+                "--db",
+                database,
+                "--shard",
+                f"{i}/2",
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in (1, 2)
+    ]
     for i, process in zip((1, 2), shards):
         printed, _ = process.communicate(timeout=600)
         assert process.returncode == 0, printed

@@ -42,11 +42,13 @@ def course(tmp_path, monkeypatch):
     vars(checks).update(check=check, Checker=checker, level=3)
     for module in (package, checks):
         monkeypatch.setitem(sys.modules, module.__name__, module)
-    shell = SimpleNamespace(custom_exceptions=(), CustomTB=None,
-                            events=SimpleNamespace(callbacks={"pre_run_cell": []}))
-    yield SimpleNamespace(checks=checks, lib=str(tmp_path), shell=shell,
-                          guard=guard.Guard(str(tmp_path), shell, course=("fakecourse",),
-                                            watched=()))
+    shell = SimpleNamespace(custom_exceptions=(), CustomTB=None, events=SimpleNamespace(callbacks={"pre_run_cell": []}))
+    yield SimpleNamespace(
+        checks=checks,
+        lib=str(tmp_path),
+        shell=shell,
+        guard=guard.Guard(str(tmp_path), shell, course=("fakecourse",), watched=()),
+    )
     for name in ("fakecourse.hidden", "fakecourse.later"):  # planted by a test
         sys.modules.pop(name, None)
 
@@ -90,7 +92,8 @@ def test_a_replaced_or_planted_module_is_found_and_removed(course, tmp_path):
     sys.modules["fakecourse.later"] = legit
     assert course.guard.restore() == [
         "sys.modules['fakecourse.checks']",
-        "module fakecourse.hidden from /home/student/work/fakecourse/hidden.py"]
+        "module fakecourse.hidden from /home/student/work/fakecourse/hidden.py",
+    ]
     assert sys.modules["fakecourse.checks"] is course.checks
     assert "fakecourse.hidden" not in sys.modules and sys.modules["fakecourse.later"] is legit
 
@@ -111,16 +114,17 @@ def test_restore_puts_back_the_import_machinery_and_the_shell(course):
 
 def test_the_guard_needs_nothing_but_the_standard_library():
     tree = ast.parse(open(guard.__file__, encoding="utf-8").read())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert imported - {"__future__"} <= set(sys.stdlib_module_names)
 
 
 def test_the_code_sent_to_the_kernel_installs_it_under_a_secret_name_and_leaves_nothing(tmp_path):
-    shell = SimpleNamespace(custom_exceptions=(), CustomTB=None,
-                            events=SimpleNamespace(callbacks={}))
+    shell = SimpleNamespace(custom_exceptions=(), CustomTB=None, events=SimpleNamespace(callbacks={}))
     namespace = {"get_ipython": lambda: shell}
     name = "_autograder_guard_test"
     modules_before = set(sys.modules)

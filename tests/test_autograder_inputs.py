@@ -45,9 +45,20 @@ def test_each_convention_maps_to_a_student_and_a_chapter(tmp_path):
 
 
 def test_files_that_follow_no_convention_are_reported(tmp_path):
-    found = find_submissions(make_tree(tmp_path, [
-        "stray.ipynb", "yan/00_toy.ipynb", "yan/00_toy (1).ipynb", "yan/notes.txt",
-        "yan/deep/00_toy.ipynb", "ann/homework.ipynb"]), CHAPTERS)
+    found = find_submissions(
+        make_tree(
+            tmp_path,
+            [
+                "stray.ipynb",
+                "yan/00_toy.ipynb",
+                "yan/00_toy (1).ipynb",
+                "yan/notes.txt",
+                "yan/deep/00_toy.ipynb",
+                "ann/homework.ipynb",
+            ],
+        ),
+        CHAPTERS,
+    )
     problems = {s.file: s.problem for s in found}
     assert problems["yan/00_toy.ipynb"] == ""  # the exact name wins over "00_toy (1).ipynb"
     assert "only one per chapter" in problems["yan/00_toy (1).ipynb"]
@@ -67,14 +78,11 @@ def test_an_lms_zip_is_graded_under_the_student_ids(tmp_path):
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zip_file:
         zip_file.write(tmp_path / "nb" / "a" / "ok.ipynb", "smithjohn_12345_67890_00_toy.ipynb")
-        zip_file.write(tmp_path / "nb" / "b" / "wrong.ipynb",
-                       "Ana Souza_4242_assignsubmission_file_/00_toy.ipynb")
-        zip_file.write(tmp_path / "nb" / "a" / "ok.ipynb",
-                       "Chapter 0_jdoe_attempt_2024-03-01-10-00-00_00_toy.ipynb")
+        zip_file.write(tmp_path / "nb" / "b" / "wrong.ipynb", "Ana Souza_4242_assignsubmission_file_/00_toy.ipynb")
+        zip_file.write(tmp_path / "nb" / "a" / "ok.ipynb", "Chapter 0_jdoe_attempt_2024-03-01-10-00-00_00_toy.ipynb")
         zip_file.writestr("Chapter 0_jdoe_attempt_2024-03-01-10-00-00.txt", "receipt")
     assert submissions_root(archive, tmp_path / "work").name == "submissions"
-    grades, _, _ = testing.run_grade(archive, tmp_path / "out", TOY, timeout=60,
-                                     options=("--jobs", "2"))
+    grades, _, _ = testing.run_grade(archive, tmp_path / "out", TOY, timeout=60, options=("--jobs", "2"))
     assert sorted(grades) == [("12345", "00_toy"), ("4242", "00_toy"), ("jdoe", "00_toy")]
     assert [grades[k]["score"] for k in sorted(grades)] == ["5", "2", "5"]
     assert grades["4242", "00_toy"]["name"] == "Ana Souza"

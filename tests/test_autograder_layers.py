@@ -13,9 +13,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 #: The rows of ARCHITECTURE.md's table; a module not listed counts as a command (row 7).
-ROWS = [("files", "inputs", "notebooks", "report", "result", "guard"), ("sandbox",),
-        ("execute", "course"), ("preflight", "classify", "feedback", "gradebook"), ("runner",),
-        ("grade",), ("batch", "release", "check", "book"), ("cli", "testing", "__main__")]
+ROWS = [
+    ("files", "inputs", "notebooks", "report", "result", "guard"),
+    ("sandbox",),
+    ("execute", "course"),
+    ("preflight", "classify", "feedback", "gradebook"),
+    ("runner",),
+    ("grade",),
+    ("batch", "release", "check", "book"),
+    ("cli", "testing", "__main__"),
+]
 ROW = {module: i for i, row in enumerate(ROWS) for module in row}
 COMMANDS = 6
 
@@ -37,15 +44,15 @@ def imports(path: Path) -> set[str]:
 
 
 def test_the_library_never_imports_the_grader():
-    offenders = [str(p) for p in (REPO / "vaelab").rglob("*.py")
-                 if any(n.split(".")[0] == "autograder" for n in imports(p))]
+    offenders = [
+        str(p) for p in (REPO / "vaelab").rglob("*.py") if any(n.split(".")[0] == "autograder" for n in imports(p))
+    ]
     assert not offenders
 
 
 def test_the_hidden_tests_import_the_library_only():
     for path in (REPO / "autograder" / "hidden").rglob("*.py"):
-        grader = {n for n in imports(path) if n.startswith("autograder.")
-                  and not n.startswith("autograder.hidden")}
+        grader = {n for n in imports(path) if n.startswith("autograder.") and not n.startswith("autograder.hidden")}
         assert not grader, path
 
 

@@ -11,26 +11,33 @@ not the header that nbformat reads) and the update and the error were not capped
 from __future__ import annotations
 
 import pytest
+import toy_class
 from nbformat.v4 import output_from_msg
 
 from autograder import testing
 from autograder.execute import cap_message, truncation_note
-
-import toy_class
 
 BIG = 2 << 20  # characters: more than 1 MiB
 LIMIT = 100 << 10
 
 
 def message(msg_type: str, **content) -> dict:
-    return {"msg_type": msg_type, "header": {"msg_type": msg_type, "msg_id": "m"},
-            "parent_header": {"msg_id": "p"}, "metadata": {}, "content": content}
+    return {
+        "msg_type": msg_type,
+        "header": {"msg_type": msg_type, "msg_id": "m"},
+        "parent_header": {"msg_id": "p"},
+        "metadata": {},
+        "content": content,
+    }
 
 
 def html(size: int, msg_type: str = "display_data", **extra) -> dict:
-    return message(msg_type, data={"text/html": "<p>" + "x" * size + "</p>",
-                                   "text/plain": "<IPython.core.display.HTML object>"},
-                   metadata={"isolated": True}, **extra)
+    return message(
+        msg_type,
+        data={"text/html": "<p>" + "x" * size + "</p>", "text/plain": "<IPython.core.display.HTML object>"},
+        metadata={"isolated": True},
+        **extra,
+    )
 
 
 def test_small_outputs_pass_and_use_the_cells_budget():
@@ -44,9 +51,14 @@ def test_a_stream_is_cut_to_what_is_left_then_dropped():
     assert cap_message(message("stream", name="stdout", text="z"), 0, 1000) == (None, 0, True)
 
 
-@pytest.mark.parametrize("msg", [html(BIG), html(BIG, "execute_result", execution_count=3),
-                                 message("execute_result", data={"text/plain": "'" + "y" * BIG},
-                                         metadata={}, execution_count=3)])
+@pytest.mark.parametrize(
+    "msg",
+    [
+        html(BIG),
+        html(BIG, "execute_result", execution_count=3),
+        message("execute_result", data={"text/plain": "'" + "y" * BIG}, metadata={}, execution_count=3),
+    ],
+)
 def test_a_rich_output_keeps_its_plain_text_only_and_stays_an_output(msg):
     capped, left, truncated = cap_message(msg, LIMIT, LIMIT)
     assert truncated and left == 0
@@ -75,8 +87,12 @@ def test_a_display_update_is_capped_on_its_own_even_when_the_cell_is_out_of_budg
 
 
 def test_an_error_keeps_its_name_and_the_start_of_its_message():
-    msg = message("error", ename="AssertionError", evalue="square(-2) is wrong " + "!" * BIG,
-                  traceback=["line " + "t" * BIG, "second"])
+    msg = message(
+        "error",
+        ename="AssertionError",
+        evalue="square(-2) is wrong " + "!" * BIG,
+        traceback=["line " + "t" * BIG, "second"],
+    )
     capped, left, truncated = cap_message(msg, 0, LIMIT)  # the cell printed a lot before
     output = output_from_msg(capped)
     assert truncated and left == 0
@@ -90,7 +106,7 @@ def test_the_truncation_note_is_a_stream_in_header_and_body():
     assert output.output_type == "stream" and "output truncated by the autograder" in output.text
 
 
-RICH = '''from IPython.display import HTML, display
+RICH = """from IPython.display import HTML, display
 
 def add(a, b):
     return a + b
@@ -98,19 +114,21 @@ def add(a, b):
 handle = display(HTML("<b>small</b>"), display_id=True)
 handle.update(HTML("<p>" + "u" * (2 << 20) + "</p>"))
 display(HTML("<p>" + "x" * (2 << 20) + "</p>"))
-"y" * (2 << 20)'''
-ERROR = '''def square(x):
+"y" * (2 << 20)"""
+ERROR = """def square(x):
     return x * x
 
-raise ValueError("a long message " + "z" * (2 << 20))'''
+raise ValueError("a long message " + "z" * (2 << 20))"""
 
 
 def test_a_correct_notebook_with_huge_rich_outputs_and_errors_is_graded(tmp_path):
     source = testing.read_notebook(toy_class.TOY / f"{toy_class.CHAPTER}.ipynb")
-    testing.write_submissions(tmp_path / "in", {"rich": {toy_class.CHAPTER: testing.make_submission(
-        source, {"add": RICH, "square": ERROR})}})
-    grades, cells, _ = testing.run_grade(tmp_path / "in", tmp_path / "out", toy_class.TOY,
-                                         timeout=60, options=("--max-output", "100K"))
+    testing.write_submissions(
+        tmp_path / "in", {"rich": {toy_class.CHAPTER: testing.make_submission(source, {"add": RICH, "square": ERROR})}}
+    )
+    grades, cells, _ = testing.run_grade(
+        tmp_path / "in", tmp_path / "out", toy_class.TOY, timeout=60, options=("--max-output", "100K")
+    )
     row = grades["rich", toy_class.CHAPTER]
     assert (row["status"], row["score"], row["max_score"]) == ("graded", "5", "5"), row["message"]
     assert "output truncated (more than 102400 bytes) in add, square" in row["message"]

@@ -34,11 +34,12 @@ ENV_SECRET = "GRADER-TOKEN-91c2"  # in the grader's environment
 needs_bwrap = pytest.mark.skipif(
     not sandbox.bwrap_works(),
     reason="bubblewrap (bwrap) is missing or cannot create namespaces here: "
-           "apt-get install bubblewrap (.ci/run installs it)")
+    "apt-get install bubblewrap (.ci/run installs it)",
+)
 
 #: Every marker is built at run time, so that a page that shows it shows an output, not the
 #: source; the paths are hex-encoded for the same reason.
-SNOOP = '''def add(a, b):
+SNOOP = """def add(a, b):
     return a + b
 
 import os, socket
@@ -63,7 +64,7 @@ for folder, subfolders, files in os.walk("/"):
     subfolders[:] = [s for s in subfolders if not os.path.join(folder, s).startswith(skip)]
     found += [os.path.join(folder, f) for f in files if f.endswith((".ipynb", ".db", ".json"))]
 print("found", "files:", found)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +77,25 @@ def snooped(tmp_path_factory):
     server.settimeout(0)
     inputs = work / "in"
     victim = testing.make_submission(source, {"add": f"# {SECRET}\ndef add(a, b):\n    return a + b"})
-    paths = [TOY / "00_toy.ipynb", REPO / "solutions" / "01_vae.ipynb",
-             inputs / "victim" / "00_toy.ipynb", REPO / "autograder" / "grade.py"]
+    paths = [
+        TOY / "00_toy.ipynb",
+        REPO / "solutions" / "01_vae.ipynb",
+        inputs / "victim" / "00_toy.ipynb",
+        REPO / "autograder" / "grade.py",
+    ]
     snoop = SNOOP.format(
-        paths=[str(p).encode().hex() for p in paths], toy=TOY, env=ENV_SECRET.encode().hex(),
+        paths=[str(p).encode().hex() for p in paths],
+        toy=TOY,
+        env=ENV_SECRET.encode().hex(),
         port=server.getsockname()[1],
-        prefixes=tuple(sorted({sandbox.sys.prefix, sandbox.sys.base_prefix})))
-    testing.write_submissions(inputs, {
-        "victim": {"00_toy": victim},
-        "snoop": {"00_toy": testing.make_submission(source, {"add": snoop})}})
+        prefixes=tuple(sorted({sandbox.sys.prefix, sandbox.sys.base_prefix})),
+    )
+    testing.write_submissions(
+        inputs, {"victim": {"00_toy": victim}, "snoop": {"00_toy": testing.make_submission(source, {"add": snoop})}}
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUTOGRADER_TEST_TOKEN", ENV_SECRET)
-        grades, _, printed = testing.run_grade(inputs, work / "out", TOY, timeout=60,
-                                               options=("--isolation", "bwrap"))
+        grades, _, printed = testing.run_grade(inputs, work / "out", TOY, timeout=60, options=("--isolation", "bwrap"))
     try:
         server.accept()
         connected = True
@@ -96,8 +103,12 @@ def snooped(tmp_path_factory):
         connected = False
     finally:
         server.close()
-    return {"grades": grades, "printed": printed, "connected": connected,
-            "page": testing.feedback(work / "out", "snoop", "00_toy")}
+    return {
+        "grades": grades,
+        "printed": printed,
+        "connected": connected,
+        "page": testing.feedback(work / "out", "snoop", "00_toy"),
+    }
 
 
 @needs_bwrap
@@ -122,7 +133,7 @@ def test_student_code_has_no_network(snooped):
 
 
 GUARDED_CHAPTER = "00_guarded"
-PATCH_BEFORE = '''import importlib
+PATCH_BEFORE = """import importlib
 _hidden = importlib.import_module("autograder.hidden.ch01")
 _hidden.test_kl_normal = lambda kl_normal: None
 _hidden.check_against_reference = lambda *args, **kwargs: None
@@ -131,8 +142,8 @@ check_kl_normal = lambda kl_normal: None  # the visible check, in the notebook's
 
 def kl_normal(qm, qv, pm, pv):
     return (qm - pm).sum(-1)  # wrong
-'''
-PATCH_DURING = '''check_log_normal = lambda log_normal: None
+"""
+PATCH_DURING = """check_log_normal = lambda log_normal: None
 
 def log_normal(x, m, v):
     import sys
@@ -140,8 +151,8 @@ def log_normal(x, m, v):
         if getattr(module, "check_against_reference", None) is not None:
             module.check_against_reference = lambda *args, **kwargs: None
     return (x - m).sum(-1)  # wrong
-'''
-FAKE_PACKAGE = '''import os, sys
+"""
+FAKE_PACKAGE = """import os, sys
 os.makedirs("autograder/hidden", exist_ok=True)
 open("autograder/__init__.py", "w").close()
 open("autograder/hidden/__init__.py", "w").close()
@@ -154,21 +165,23 @@ check_kl_normal = lambda kl_normal: None
 
 def kl_normal(qm, qv, pm, pv):
     return (qm - pm).sum(-1)  # wrong
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     work = tmp_path_factory.mktemp("guarded")
     source = testing.read_notebook(GUARDED / f"{GUARDED_CHAPTER}.ipynb")
-    testing.write_submissions(work / "in", {
-        "ref": {GUARDED_CHAPTER: testing.make_submission(source)},
-        "before": {GUARDED_CHAPTER: testing.make_submission(source, {"kl_normal": PATCH_BEFORE})},
-        "during": {GUARDED_CHAPTER: testing.make_submission(source, {"log_normal": PATCH_DURING})},
-        "fake": {GUARDED_CHAPTER: testing.make_submission(source, {"kl_normal": FAKE_PACKAGE})},
-    })
-    grades, cells, _ = testing.run_grade(work / "in", work / "out", GUARDED, timeout=120,
-                                         options=("--jobs", "2"))
+    testing.write_submissions(
+        work / "in",
+        {
+            "ref": {GUARDED_CHAPTER: testing.make_submission(source)},
+            "before": {GUARDED_CHAPTER: testing.make_submission(source, {"kl_normal": PATCH_BEFORE})},
+            "during": {GUARDED_CHAPTER: testing.make_submission(source, {"log_normal": PATCH_DURING})},
+            "fake": {GUARDED_CHAPTER: testing.make_submission(source, {"kl_normal": FAKE_PACKAGE})},
+        },
+    )
+    grades, cells, _ = testing.run_grade(work / "in", work / "out", GUARDED, timeout=120, options=("--jobs", "2"))
     return grades, cells, work / "out"
 
 
@@ -208,13 +221,20 @@ def test_patching_the_checks_while_the_test_runs_earns_nothing(guarded):
 
 def test_without_bubblewrap_the_limits_hold_and_the_feedback_says_so(tmp_path):
     source = testing.read_notebook(TOY / "00_toy.ipynb")
-    testing.write_submissions(tmp_path / "in", {
-        "ref": {"00_toy": testing.make_submission(source)},
-        "bomb": {"00_toy": testing.make_submission(source, {"add": "hog = bytearray(3 * 2**30)"})},
-    })
-    grades, _, printed = testing.run_grade(tmp_path / "in", tmp_path / "out", TOY, timeout=60,
-                                           options=("--isolation", "rlimits", "--memory-limit",
-                                                    "2G", "--jobs", "2"))
+    testing.write_submissions(
+        tmp_path / "in",
+        {
+            "ref": {"00_toy": testing.make_submission(source)},
+            "bomb": {"00_toy": testing.make_submission(source, {"add": "hog = bytearray(3 * 2**30)"})},
+        },
+    )
+    grades, _, printed = testing.run_grade(
+        tmp_path / "in",
+        tmp_path / "out",
+        TOY,
+        timeout=60,
+        options=("--isolation", "rlimits", "--memory-limit", "2G", "--jobs", "2"),
+    )
     assert grades["ref", "00_toy"]["score"] == "5"
     assert grades["bomb", "00_toy"]["status"] == "memory"
     assert "NOT isolated" in printed
@@ -222,12 +242,24 @@ def test_without_bubblewrap_the_limits_hold_and_the_feedback_says_so(tmp_path):
     assert "isolation: rlimits" in (tmp_path / "out" / "logs" / "ref" / "00_toy.log").read_text()
 
 
-def test_asking_for_bubblewrap_where_it_does_not_work_is_a_usage_error(tmp_path, monkeypatch,
-                                                                     capsys):
+def test_asking_for_bubblewrap_where_it_does_not_work_is_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sandbox, "bwrap_works", lambda: False)
     assert sandbox.resolve("auto") == "rlimits"
     (tmp_path / "in" / "ada").mkdir(parents=True)
     (tmp_path / "in" / "ada" / "00_toy.ipynb").write_text("{}")
-    assert main(["grade", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--solutions",
-                 str(TOY), "--isolation", "bwrap"]) == 2
+    assert (
+        main(
+            [
+                "grade",
+                str(tmp_path / "in"),
+                "--out",
+                str(tmp_path / "out"),
+                "--solutions",
+                str(TOY),
+                "--isolation",
+                "bwrap",
+            ]
+        )
+        == 2
+    )
     assert "apt-get install bubblewrap" in capsys.readouterr().err

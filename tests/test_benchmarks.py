@@ -43,8 +43,13 @@ def declarations() -> dict[str, dict]:
     for path in sorted(BENCHMARKS.glob("*.py")):
         declared = {}
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-                node, ast.AnnAssign) and node.value is not None else []
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign) and node.value is not None
+                else []
+            )
             for target in targets:
                 if isinstance(target, ast.Name) and target.id in ("SMOKE_ARGS", "SMOKE_TEST"):
                     declared[target.id] = ast.literal_eval(node.value)
@@ -63,14 +68,16 @@ def test_every_benchmark_declares_a_smoke_run():
     assert not missing, (
         f"benchmark scripts without a smoke run: {', '.join(f'benchmarks/{m}.py' for m in missing)}. Add "
         "SMOKE_ARGS = [tiny arguments] (run by tests/test_benchmarks.py), or SMOKE_TEST = "
-        "'tests/test_x.py::test_name' naming the test that runs it")
+        "'tests/test_x.py::test_name' naming the test that runs it"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SMOKE_ARGS))
 def test_smoke_args_are_a_list_of_strings(name):
     args = SMOKE_ARGS[name]
-    assert isinstance(args, list) and args and all(isinstance(a, str) for a in args), \
+    assert isinstance(args, list) and args and all(isinstance(a, str) for a in args), (
         f"benchmarks/{name}.py: SMOKE_ARGS must be a non-empty list of strings, got {args!r}"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SMOKE_TESTS))
@@ -82,8 +89,9 @@ def test_smoke_test_named_elsewhere_runs_the_script(name):
     tests = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert function in tests, f"benchmarks/{name}.py: {where} defines no {function}"
     strings = {node.value for node in ast.walk(tests[function]) if isinstance(node, ast.Constant)}
-    assert any(name in s for s in strings if isinstance(s, str)), \
+    assert any(name in s for s in strings if isinstance(s, str)), (
         f"{SMOKE_TESTS[name]} does not name the script {name!r}: is it the smoke run of benchmarks/{name}.py?"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,20 +101,34 @@ def test_smoke_test_named_elsewhere_runs_the_script(name):
 
 def _snapshot() -> dict[str, tuple[int, int]]:
     """``{path: (size, mtime_ns)}`` of every file under :data:`UNTOUCHED`."""
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns)
-            for folder in UNTOUCHED if folder.is_dir() for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p): (p.stat().st_size, p.stat().st_mtime_ns)
+        for folder in UNTOUCHED
+        if folder.is_dir()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 def run_smoke(name: str, tmp: Path) -> tuple[subprocess.CompletedProcess, float, float]:
     """Runs ``benchmarks/<name>.py *SMOKE_ARGS`` in ``tmp``: ``(process, wall seconds, CPU seconds)``."""
     args = [a.replace("{tmp}", str(tmp)).replace("{repo}", str(REPO)) for a in SMOKE_ARGS[name]]
-    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(
-        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+    env = {
+        **os.environ,
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
+    }
     env.setdefault("OMP_NUM_THREADS", "1")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    process = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), *args], cwd=tmp, env=env,
-                             capture_output=True, text=True, timeout=SMOKE_TIMEOUT)
+    process = subprocess.run(
+        [sys.executable, str(BENCHMARKS / f"{name}.py"), *args],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SMOKE_TIMEOUT,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -165,8 +187,12 @@ def _check_03(outputs, tmp):
     out = outputs["03_iwae.json"]
     assert out["config"]["iw"] == [1, 3] and out["config"]["n_test"] == 20
     assert out["config"]["steps"] == {"vae": 10, "gmvae": 10, "experiment": [10]}
-    assert [r["model"] for r in out["results"]] == ["VAE (10 steps)", "GMVAE K=500 (10 steps)",
-                                                    "VAE, ELBO (10 steps)", "VAE, IWAE iw=5 (10 steps)"]
+    assert [r["model"] for r in out["results"]] == [
+        "VAE (10 steps)",
+        "GMVAE K=500 (10 steps)",
+        "VAE, ELBO (10 steps)",
+        "VAE, IWAE iw=5 (10 steps)",
+    ]
     for row in out["results"]:
         assert row["n_images"] == 20 and set(row["niwae"]) == {"1", "3"}, row
         assert all(math.isfinite(v) and v > 0 for v in row["niwae"].values()), row
@@ -175,7 +201,10 @@ def _check_03(outputs, tmp):
     vae, _, elbo, iwae = (r["niwae"] for r in out["results"])
     assert vae == elbo and iwae != elbo
     assert sorted(p.name for p in (tmp / "runs").iterdir()) == [
-        "gmvae-z_dim10-k500-10steps-seed0.pt", "iwae5-vae-z_dim10-10steps-seed0.pt", "vae-z_dim10-10steps-seed0.pt"]
+        "gmvae-z_dim10-k500-10steps-seed0.pt",
+        "iwae5-vae-z_dim10-10steps-seed0.pt",
+        "vae-z_dim10-10steps-seed0.pt",
+    ]
 
 
 def _check_04(outputs, tmp):
@@ -199,8 +228,14 @@ def _check_05(outputs, tmp):
 
 def _check_train_speed(outputs, tmp):
     out = outputs["train_speed.json"]
-    variants = ["vaelab", "plain", "vaelab + progress bar", "plain + fused Adam", "plain + in-memory batches",
-                "plain + both"]
+    variants = [
+        "vaelab",
+        "plain",
+        "vaelab + progress bar",
+        "plain + fused Adam",
+        "plain + in-memory batches",
+        "plain + both",
+    ]
     assert sorted(out["steps_per_sec"]) == sorted(variants) and out["threads"] == 1
     assert all(len(v) == 2 for v in out["steps_per_sec"].values()), "one speed per round"
     medians = out["median_steps_per_sec"]
@@ -219,8 +254,12 @@ def _check_grading_speed(outputs, tmp):
 
 #: Script stem -> ``check(outputs: {json file name: parsed}, tmp: Path)``, run after the generic checks.
 CHECKS = {
-    "results_01_vae": _check_01, "results_02_gmvae": _check_02, "results_03_iwae": _check_03,
-    "results_04_ssvae": _check_04, "results_05_fsvae": _check_05, "train_speed": _check_train_speed,
+    "results_01_vae": _check_01,
+    "results_02_gmvae": _check_02,
+    "results_03_iwae": _check_03,
+    "results_04_ssvae": _check_04,
+    "results_05_fsvae": _check_05,
+    "train_speed": _check_train_speed,
     "grading_speed": _check_grading_speed,
 }
 
@@ -246,8 +285,9 @@ def test_ssvae_recipe_loss_weights_the_two_terms():
     model = SSVAE(z_dim=3)
     xu, xl = torch.bernoulli(torch.rand(5, 784)), torch.bernoulli(torch.rand(4, 784))
     yl = one_hot(torch.tensor([0, 1, 2, 9]))
-    loss_fn = ssvae_loss(SSVAERecipe(gen_weight=0.5, class_weight=7.0), ssvae_negative_elbo_bound,
-                         ssvae_classification_loss)
+    loss_fn = ssvae_loss(
+        SSVAERecipe(gen_weight=0.5, class_weight=7.0), ssvae_negative_elbo_bound, ssvae_classification_loss
+    )
     torch.manual_seed(1)
     loss, metrics = loss_fn(model, (xu, xl, yl))
     torch.manual_seed(1)
@@ -259,8 +299,9 @@ def test_ssvae_recipe_loss_weights_the_two_terms():
     def no_bound(model, x):
         raise AssertionError("gen_weight = 0 must not compute the bound")
 
-    loss, metrics = ssvae_loss(SSVAERecipe(gen_weight=0.0, class_weight=7.0), no_bound,
-                               ssvae_classification_loss)(model, (xu, xl, yl))
+    loss, metrics = ssvae_loss(SSVAERecipe(gen_weight=0.0, class_weight=7.0), no_bound, ssvae_classification_loss)(
+        model, (xu, xl, yl)
+    )
     assert loss.item() == pytest.approx(7.0 * ce.item(), rel=1e-6) and set(metrics) == {"ce"}
 
 

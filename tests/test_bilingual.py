@@ -22,8 +22,11 @@ DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
 
 def sources() -> list[tuple[str, str]]:
     """(where, markdown text) for every book page and every notebook markdown cell."""
-    found = [(str(p.relative_to(REPO)), p.read_text(encoding="utf-8")) for p in sorted((REPO / "book").rglob("*.md"))
-             if "_generated" not in p.parts]
+    found = [
+        (str(p.relative_to(REPO)), p.read_text(encoding="utf-8"))
+        for p in sorted((REPO / "book").rglob("*.md"))
+        if "_generated" not in p.parts
+    ]
     for nb_path in sorted((REPO / "solutions").glob("*.ipynb")):
         nb = nbformat.read(nb_path, as_version=4)
         for i, cell in enumerate(nb.cells):

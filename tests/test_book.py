@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 
 import yaml
+from site_build import REPO, site  # noqa: F401  (the session's site fixture)
 
 from autograder import notebooks
-from site_build import REPO, site  # noqa: F401  (the session's site fixture)
 
 #: Files of the built site that hold text (the rest are images and fonts).
 TEXT_SUFFIXES = {".html", ".txt", ".ipynb", ".md", ".py", ".js", ".json", ".css", ".svg", ".xml", ".inv"}
@@ -46,12 +46,17 @@ def forbidden_lines() -> set[str]:
     not a leak.
     """
     public = [p.read_text(encoding="utf-8") for p in sorted((REPO / "chapters").glob("*.ipynb"))]
-    public += [p.read_text(encoding="utf-8") for p in sorted((REPO / "book").rglob("*.md")) if "_generated" not in p.parts]
+    public += [
+        p.read_text(encoding="utf-8") for p in sorted((REPO / "book").rglob("*.md")) if "_generated" not in p.parts
+    ]
     public_text = "\n".join(public)
     lines = set()
     for solution in sorted((REPO / "solutions").glob("*.ipynb")):
-        lines |= {line for line in solution_lines(notebooks.read(solution))
-                  if line not in public_text and json.dumps(line)[1:-1] not in public_text}
+        lines |= {
+            line
+            for line in solution_lines(notebooks.read(solution))
+            if line not in public_text and json.dumps(line)[1:-1] not in public_text
+        }
     return lines
 
 
@@ -92,8 +97,13 @@ def leaks(root: Path, lines: set[str]) -> dict[str, list[str]]:
 
 def test_the_book_builds_with_every_page(site):  # noqa: F811
     assert (site / "index.html").exists()
-    for page in ("book/intro.html", "book/setup.html", "book/01_vae/theory.html",
-                 "book/_generated/chapters/01_vae.html", "book/instructor.html"):
+    for page in (
+        "book/intro.html",
+        "book/setup.html",
+        "book/01_vae/theory.html",
+        "book/_generated/chapters/01_vae.html",
+        "book/instructor.html",
+    ):
         assert (site / page).exists(), page
 
 
@@ -115,7 +125,8 @@ def test_no_solution_line_anywhere_in_the_public_site(site):  # noqa: F811
     assert any(p.suffix == ".ipynb" for p in scanned), "no notebook download was scanned"
     found = leaks(site, lines)
     assert not found, "solution lines in the public site: " + "; ".join(
-        f"{name}: {hits[:2]}" for name, hits in list(found.items())[:5])
+        f"{name}: {hits[:2]}" for name, hits in list(found.items())[:5]
+    )
 
 
 def test_the_leak_check_sees_html_sources_and_notebooks(tmp_path):

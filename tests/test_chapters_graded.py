@@ -72,8 +72,13 @@ STUB_MESSAGE = "not implemented yet"
 
 CHAPTERS: dict[str, Chapter] = {
     "01_vae": Chapter(
-        points={"sample_gaussian": 2, "log_normal": 2, "kl_normal": 3,
-                "log_bernoulli_with_logits": 2, "negative_elbo_bound": 4},
+        points={
+            "sample_gaussian": 2,
+            "log_normal": 2,
+            "kl_normal": 3,
+            "log_bernoulli_with_logits": 2,
+            "negative_elbo_bound": 4,
+        },
         manual_max=9,
         mistakes={
             "sample_gaussian": KnownMistake(  # the standard deviation is sqrt(v), not v
@@ -104,8 +109,7 @@ CHAPTERS: dict[str, Chapter] = {
                     def log_bernoulli_with_logits(x, logits):
                         return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
                 """),
-                "the sign is flipped: this is the binary cross-entropy, the log-probability is its "
-                "negative.",
+                "the sign is flipped: this is the binary cross-entropy, the log-probability is its negative.",
             ),
             "negative_elbo_bound": KnownMistake(  # sums over the batch instead of averaging
                 cell("""
@@ -152,8 +156,7 @@ CHAPTERS: dict[str, Chapter] = {
                         kl = (log_normal(z, m, v) - log_p).mean()
                         return rec + kl, kl, rec
                 """),
-                "log p(z) is computed under N(0, I): use the mixture, "
-                "log_normal_mixture(z, *model.prior()).",
+                "log p(z) is computed under N(0, I): use the mixture, log_normal_mixture(z, *model.prior()).",
             ),
         },
         library={
@@ -317,10 +320,12 @@ def submissions() -> dict[str, dict[str, object]]:
         batch.setdefault("stub", {})[chapter] = testing.make_submission(source, answered=False)
         for function, mistake in table.mistakes.items():
             batch.setdefault(mistake_student(function), {})[chapter] = testing.make_submission(
-                source, {function: mistake.source})
+                source, {function: mistake.source}
+            )
         for function, answer in table.library.items():
             batch.setdefault(library_student(function), {})[chapter] = testing.make_submission(
-                source, {function: answer})
+                source, {function: answer}
+            )
     return batch
 
 
@@ -353,8 +358,7 @@ class Batch(NamedTuple):
 def batch(tmp_path_factory) -> Batch:
     root = tmp_path_factory.mktemp("class")
     testing.write_submissions(root / "in", submissions())
-    grades, cells, _ = testing.run_grade(root / "in", root / "out", solutions=SOLUTIONS,
-                                         options=("--jobs", "2"))
+    grades, cells, _ = testing.run_grade(root / "in", root / "out", solutions=SOLUTIONS, options=("--jobs", "2"))
     return Batch(grades, cells, root / "out")
 
 
@@ -365,11 +369,13 @@ def full_marks(chapter: str) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 # The tables agree with the notebooks and with vaelab's catalogue (no grading needed)
 
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_the_table_covers_every_autograded_function_of_the_notebook(chapter):
     source = testing.read_notebook(SOLUTIONS / f"{chapter}.ipynb")
-    answers = [c.metadata.nbgrader["grade_id"] for c in source.cells
-               if c.cell_type == "code" and nbgrader_utils.is_solution(c)]
+    answers = [
+        c.metadata.nbgrader["grade_id"] for c in source.cells if c.cell_type == "code" and nbgrader_utils.is_solution(c)
+    ]
     points: dict[str, float] = {}
     manual = 0.0
     for c in source.cells:
@@ -391,8 +397,11 @@ def _catalogue_texts() -> list[str]:
     constants of `vaelab/reference/checks/` (the hints of the checks of stochastic functions)."""
     texts = [m.message for mistakes in checks.MISTAKES.values() for m in mistakes]
     for path in sorted((REPO / "vaelab" / "checks").glob("*.py")):
-        texts += [node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-                  if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+        texts += [
+            node.value
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        ]
     return texts
 
 
@@ -404,6 +413,7 @@ def test_each_expected_message_is_named_by_vaelabs_catalogue(chapter, function):
 
 # ---------------------------------------------------------------------------------------------
 # The graded batch
+
 
 def test_the_batch_holds_every_chapter_and_every_student(batch):
     expected = {(student, chapter) for student, files in submissions().items() for chapter in files}

@@ -40,8 +40,9 @@ def assert_quoted(text: dict[str, str], number: str, what: str) -> None:
     `0{,}5` in mathematics)."""
     for lang in ("en", "pt"):
         forms = {localised(number, lang), number.replace(".", "{,}") if lang == "pt" else number}
-        assert any(re.search(rf"(?<![\d.,]){re.escape(form)}(?![\d])", text[lang]) for form in forms), \
+        assert any(re.search(rf"(?<![\d.,]){re.escape(form)}(?![\d])", text[lang]) for form in forms), (
             f"{what} = {localised(number, lang)} is not on the {lang} side of the page"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -52,13 +53,17 @@ def assert_quoted(text: dict[str, str], number: str, what: str) -> None:
 def test_collapse_page_shows_every_run():
     measured = json.loads((RESULTS / "collapse.json").read_text())
     text = languages("collapse.md")
-    labels = {"elbo": ("ELBO", "ELBO"), "free_bits": ("free bits", "*free bits*"),
-              "annealing": ("annealing", "*annealing*")}
+    labels = {
+        "elbo": ("ELBO", "ELBO"),
+        "free_bits": ("free bits", "*free bits*"),
+        "annealing": ("annealing", "*annealing*"),
+    }
     assert len(measured["runs"]) >= 4
     for run in measured["runs"]:
         for lang, label in zip(("en", "pt"), labels[run["method"]]):
-            row = next((line for line in text[lang].splitlines()
-                        if line.startswith(f"| {run['z_dim']} | {label}")), None)
+            row = next(
+                (line for line in text[lang].splitlines() if line.startswith(f"| {run['z_dim']} | {label}")), None
+            )
             assert row is not None, f"no {lang} row for z = {run['z_dim']}, {run['method']}"
             cells = [c.strip() for c in row.strip("|").split("|")]
             expected = [localised(f"{run[k]:.1f}", lang) for k in ("nelbo", "kl", "rec")]
@@ -70,15 +75,17 @@ def test_collapse_page_shows_every_run():
     small, large, rescued = runs[10, "elbo"], runs[32, "elbo"], runs[32, "free_bits"]
     off = sorted(large["kl_per_dimension"])[: large["z_dim"] - large["active_units"]]
     held = [v for v in rescued["kl_per_dimension"] if v < 2 * measured["free_bits"]]
-    for number, what in [(f"{min(small['kl_per_dimension']):.2f}", "smallest KL, Z = 10"),
-                         (f"{max(small['kl_per_dimension']):.2f}", "largest KL, Z = 10"),
-                         (f"{sum(off):.2f}", "KL of the collapsed dimensions"),
-                         (f"{sorted(large['activity'])[len(off) - 1]:.4f}", "largest activity of a collapsed one"),
-                         (f"{small['nelbo'] - large['nelbo']:.1f}", "NELBO gain of Z = 32"),
-                         (f"{min(held):.2f}", "free bits: smallest KL"),
-                         (f"{max(held):.2f}", "free bits: largest held KL"),
-                         (f"{rescued['kl'] - large['kl']:.1f}", "KL increase"),
-                         (f"{large['rec'] - rescued['rec']:.1f}", "Rec drop")]:
+    for number, what in [
+        (f"{min(small['kl_per_dimension']):.2f}", "smallest KL, Z = 10"),
+        (f"{max(small['kl_per_dimension']):.2f}", "largest KL, Z = 10"),
+        (f"{sum(off):.2f}", "KL of the collapsed dimensions"),
+        (f"{sorted(large['activity'])[len(off) - 1]:.4f}", "largest activity of a collapsed one"),
+        (f"{small['nelbo'] - large['nelbo']:.1f}", "NELBO gain of Z = 32"),
+        (f"{min(held):.2f}", "free bits: smallest KL"),
+        (f"{max(held):.2f}", "free bits: largest held KL"),
+        (f"{rescued['kl'] - large['kl']:.1f}", "KL increase"),
+        (f"{large['rec'] - rescued['rec']:.1f}", "Rec drop"),
+    ]:
         assert_quoted(text, number, what)
     assert f"the other {len(held)} hold" in text["en"]
 
@@ -86,27 +93,38 @@ def test_collapse_page_shows_every_run():
 def _toy_numbers(measured: dict) -> list[tuple[str, str]]:
     wide, mf = measured["q"]["wide"], measured["q"]["mean-field"]
     last = len(wide["iwae"]["m"]) - 1
-    numbers = [(f"{abs(measured['model']['posterior_corr']):.2f}", "posterior correlation"),
-               (f"{abs(wide['elbo']['log_px']):.3f}", "log p(x)"),
-               (f"{wide['chi2']:.3f}", "chi2"), (f"{wide['chi2'] / 2:.3f}", "chi2 / 2"),
-               (f"{wide['iwae']['m'][last] * wide['iwae']['gap'][last]:.3f}", "m gap at the largest m"),
-               (f"{wide['iwae']['gap'][last]:.5f}", "wide gap at the largest m"),
-               (f"{mf['iwae']['gap'][last]:.4f}", "mean-field gap at the largest m"),
-               (f"{mf['iwae']['gap_se'][last]:.4f}", "its standard error"),
-               (f"{round(wide['elbo']['kl_q_posterior'] / mf['elbo']['kl_q_posterior'])} times", "ELBO gap ratio"),
-               (f"{round(mf['iwae']['gap'][last] / wide['iwae']['gap'][last])} times", "IWAE gap ratio"),
-               (f"$n = {wide['finite_moments_up_to']}$", "finite moments")]
+    numbers = [
+        (f"{abs(measured['model']['posterior_corr']):.2f}", "posterior correlation"),
+        (f"{abs(wide['elbo']['log_px']):.3f}", "log p(x)"),
+        (f"{wide['chi2']:.3f}", "chi2"),
+        (f"{wide['chi2'] / 2:.3f}", "chi2 / 2"),
+        (f"{wide['iwae']['m'][last] * wide['iwae']['gap'][last]:.3f}", "m gap at the largest m"),
+        (f"{wide['iwae']['gap'][last]:.5f}", "wide gap at the largest m"),
+        (f"{mf['iwae']['gap'][last]:.4f}", "mean-field gap at the largest m"),
+        (f"{mf['iwae']['gap_se'][last]:.4f}", "its standard error"),
+        (f"{round(wide['elbo']['kl_q_posterior'] / mf['elbo']['kl_q_posterior'])} times", "ELBO gap ratio"),
+        (f"{round(mf['iwae']['gap'][last] / wide['iwae']['gap'][last])} times", "IWAE gap ratio"),
+        (f"$n = {wide['finite_moments_up_to']}$", "finite moments"),
+    ]
     for q in (wide, mf):
-        numbers += [(f"{q['elbo']['kl_q_posterior']:.3f}", "KL(q || p(z|x))"), (f"{q['elbo']['gap_mc']:.3f}", "MC gap"),
-                    (f"{q['fit']['exponent']:.3f}", "fitted exponent"), (f"{q['fit']['c']:.3f}", "fitted c"),
-                    (f"{q['kl']['nelbo_variance_analytic_kl']:.2f}", "NELBO variance, analytic KL"),
-                    (f"{q['kl']['nelbo_variance_mc_kl']:.2f}", "NELBO variance, MC KL")]
+        numbers += [
+            (f"{q['elbo']['kl_q_posterior']:.3f}", "KL(q || p(z|x))"),
+            (f"{q['elbo']['gap_mc']:.3f}", "MC gap"),
+            (f"{q['fit']['exponent']:.3f}", "fitted exponent"),
+            (f"{q['fit']['c']:.3f}", "fitted c"),
+            (f"{q['kl']['nelbo_variance_analytic_kl']:.2f}", "NELBO variance, analytic KL"),
+            (f"{q['kl']['nelbo_variance_mc_kl']:.2f}", "NELBO variance, MC KL"),
+        ]
     kl = wide["kl"]
-    numbers += [(f"{kl['kl_analytic']:.3f}", "analytic KL"), (f"{kl['kl_mc_mean']:.4f}", "MC KL mean"),
-                (f"{kl['kl_mc_mean_se']:.4f}", "its standard error"), (f"{kl['kl_mc_variance']:.3f}", "MC KL variance"),
-                (f"{kl['kl_mc_variance_exact']:.3f}", "exact variance"),
-                (f"{math.sqrt(kl['kl_mc_variance']):.2f}", "MC KL standard deviation"),
-                (f"{(kl['kl_mc_mean'] - kl['kl_analytic']) / kl['kl_mc_mean_se']:.1f}", "z-score of the MC KL mean")]
+    numbers += [
+        (f"{kl['kl_analytic']:.3f}", "analytic KL"),
+        (f"{kl['kl_mc_mean']:.4f}", "MC KL mean"),
+        (f"{kl['kl_mc_mean_se']:.4f}", "its standard error"),
+        (f"{kl['kl_mc_variance']:.3f}", "MC KL variance"),
+        (f"{kl['kl_mc_variance_exact']:.3f}", "exact variance"),
+        (f"{math.sqrt(kl['kl_mc_variance']):.2f}", "MC KL standard deviation"),
+        (f"{(kl['kl_mc_mean'] - kl['kl_analytic']) / kl['kl_mc_mean_se']:.1f}", "z-score of the MC KL mean"),
+    ]
     return numbers
 
 
@@ -139,30 +157,57 @@ def test_pages_show_the_figures_their_benchmark_wrote(page, benchmark):
 
 def test_collapse_benchmark_smoke(tmp_path):
     out = tmp_path / "collapse.json"
-    assert script("collapse").main(["--steps", "5", "--z-dims", "2", "3", "--json", str(out),
-                                    "--figures", str(tmp_path / "figs")]) == 0
+    assert (
+        script("collapse").main(
+            ["--steps", "5", "--z-dims", "2", "3", "--json", str(out), "--figures", str(tmp_path / "figs")]
+        )
+        == 0
+    )
     measured = json.loads(out.read_text())
-    assert [(r["z_dim"], r["method"]) for r in measured["runs"]] == [(2, "elbo"), (2, "free_bits"), (3, "elbo"),
-                                                                        (3, "free_bits")]
+    assert [(r["z_dim"], r["method"]) for r in measured["runs"]] == [
+        (2, "elbo"),
+        (2, "free_bits"),
+        (3, "elbo"),
+        (3, "free_bits"),
+    ]
     for r in measured["runs"]:
         assert 0 <= r["active_units"] <= r["z_dim"] and len(r["kl_per_dimension"]) == r["z_dim"]
         # vaelab.latent's KL per dimension and vaelab.evaluate's KL: two code paths, one number.
         assert sum(r["kl_per_dimension"]) == pytest.approx(r["kl"], abs=0.01 + 1e-4 * r["z_dim"])
         assert r["nelbo"] == pytest.approx(r["kl"] + r["rec"], abs=0.02)
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
-        "collapse_kl_z2.svg", "collapse_kl_z3.svg", "collapse_traversal_z3_elbo.svg",
-        "collapse_traversal_z3_free_bits.svg"]
+        "collapse_kl_z2.svg",
+        "collapse_kl_z3.svg",
+        "collapse_traversal_z3_elbo.svg",
+        "collapse_traversal_z3_free_bits.svg",
+    ]
 
 
 def test_toy_benchmark_smoke(tmp_path):
     out = tmp_path / "toy.json"
-    assert script("toy_exact").main(["--samples", "20000", "--replicates", "50", "--max-m", "20",
-                                     "--json", str(out), "--figures", str(tmp_path)]) == 0
+    assert (
+        script("toy_exact").main(
+            [
+                "--samples",
+                "20000",
+                "--replicates",
+                "50",
+                "--max-m",
+                "20",
+                "--json",
+                str(out),
+                "--figures",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     measured = json.loads(out.read_text())
     for q in measured["q"].values():
         elbo = q["elbo"]
-        assert abs(elbo["gap_mc"] - elbo["kl_q_posterior"]) < 5 * elbo["elbo_mc_se"], \
+        assert abs(elbo["gap_mc"] - elbo["kl_q_posterior"]) < 5 * elbo["elbo_mc_se"], (
             "log p(x) - ELBO != KL(q || p(z|x))"
+        )
         assert q["iwae"]["m"] == [1, 2, 3, 5, 10, 20] and all(g > 0 for g in q["iwae"]["gap"])
     assert len(list(tmp_path.glob("*.svg"))) == 3
 

@@ -13,7 +13,6 @@ import torch
 from vaelab import data as d
 from vaelab.data import DataError
 
-
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
@@ -21,8 +20,14 @@ from vaelab.data import DataError
 
 def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
     """The IDX encoding of ``array`` (big-endian), optionally with a forced magic number."""
-    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
-             np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D, np.dtype(np.float64): 0x0E}
+    codes = {
+        np.dtype(np.uint8): 0x08,
+        np.dtype(np.int8): 0x09,
+        np.dtype(np.int16): 0x0B,
+        np.dtype(np.int32): 0x0C,
+        np.dtype(np.float32): 0x0D,
+        np.dtype(np.float64): 0x0E,
+    }
     if magic is None:
         magic = (codes[array.dtype] << 8) | array.ndim
     header = magic.to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
@@ -250,7 +255,10 @@ def test_download_with_fake_fetcher(tmp_path, monkeypatch):
     source = tmp_path / "source"
     source.mkdir()
     images, labels = fake_mnist(n=10)
-    served = [write_idx(source / d.MNIST_FILES["test"][0], images), write_idx(source / d.MNIST_FILES["test"][1], labels)]
+    served = [
+        write_idx(source / d.MNIST_FILES["test"][0], images),
+        write_idx(source / d.MNIST_FILES["test"][1], labels),
+    ]
     accept_checksums(monkeypatch, d.MNIST_MD5, *served)
 
     def serve(url, destination, **kwargs):
@@ -499,20 +507,23 @@ def test_labelled_subset():
 
 def _digit_batch(n=6):
     from vaelab.data import load_dataset
+
     x, _ = load_dataset("mnist-embedded", split="test")
     return x[:n]
 
 
 def test_random_shift_is_a_whole_pixel_translation_of_each_image():
     from vaelab.data import random_shift
+
     x = _digit_batch()
     moved = random_shift(x, max_shift=2, generator=torch.Generator().manual_seed(0))
     assert moved.shape == x.shape
     seen = set()
     for original, result in zip(x.view(-1, 28, 28), moved.view(-1, 28, 28)):
         padded = torch.nn.functional.pad(original, (2, 2, 2, 2))
-        matches = [(dy, dx) for dy in range(5) for dx in range(5)
-                   if torch.equal(padded[dy:dy + 28, dx:dx + 28], result)]
+        matches = [
+            (dy, dx) for dy in range(5) for dx in range(5) if torch.equal(padded[dy : dy + 28, dx : dx + 28], result)
+        ]
         assert matches, "every output is some translation of its input, by brute force"
         seen.add(matches[0])
     assert len(seen) > 1  # per image, not one shift for the batch
@@ -525,6 +536,7 @@ def test_random_shift_is_a_whole_pixel_translation_of_each_image():
 
 def test_random_affine_moves_digits_a_little_and_stays_an_image():
     from vaelab.data import random_affine
+
     x = _digit_batch(50)
     same = random_affine(x, rotation=0, scale=0, shear=0, shift=0)
     assert torch.allclose(same, x, atol=1e-5)  # all ranges 0: the identity (up to rounding)
@@ -551,6 +563,7 @@ def test_random_affine_moves_digits_a_little_and_stays_an_image():
 
 def test_batches_augment_before_binarising():
     from vaelab.data import Batches
+
     x = torch.full((20, 4), 0.5)
     calls = []
 

@@ -168,7 +168,15 @@ def test_gaussian_parameters_finite_difference_gradient():
     "fn,args",
     [
         (d.log_normal, lambda: (_rand(3, 4, seed=1), _rand(3, 4, seed=2), _rand(3, 4, seed=3, positive=True))),
-        (d.kl_normal, lambda: (_rand(3, 4, seed=1), _rand(3, 4, seed=2, positive=True), _rand(3, 4, seed=3), _rand(3, 4, seed=4, positive=True))),
+        (
+            d.kl_normal,
+            lambda: (
+                _rand(3, 4, seed=1),
+                _rand(3, 4, seed=2, positive=True),
+                _rand(3, 4, seed=3),
+                _rand(3, 4, seed=4, positive=True),
+            ),
+        ),
         (d.log_bernoulli_with_logits, lambda: (torch.rand(3, 4, generator=_gen(1)), _rand(3, 4, seed=2))),
         (d.log_mean_exp, lambda: (_rand(3, 4, seed=1), 1)),
     ],

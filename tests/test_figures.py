@@ -42,8 +42,11 @@ def problems(book: Path) -> list[str]:
         found += [f"{page.relative_to(book)}: no file {t}" for t in targets if not t.is_file()]
         if page.name == "theory.md" and not any(t.is_file() for t in targets):
             found.append(f"{page.relative_to(book)}: a theory page without a figure")
-    found += [f"figures/{svg.name} is shown on no page" for svg in sorted((book / "figures").glob("*.svg"))
-              if svg.resolve() not in shown]
+    found += [
+        f"figures/{svg.name} is shown on no page"
+        for svg in sorted((book / "figures").glob("*.svg"))
+        if svg.resolve() not in shown
+    ]
     return found
 
 
@@ -58,8 +61,9 @@ def test_the_checker_finds_a_missing_figure_a_bare_page_and_an_unshown_file(tmp_
     (tmp_path / "02_b").mkdir()
     (tmp_path / "figures" / "shown.svg").write_text("<svg/>")
     (tmp_path / "figures" / "orphan.svg").write_text("<svg/>")
-    (tmp_path / "01_a" / "theory.md").write_text("```{figure} ../figures/shown.svg\nA.\n```\n"
-                                                 ":::{figure} ../figures/gone.svg\nB.\n:::\n")
+    (tmp_path / "01_a" / "theory.md").write_text(
+        "```{figure} ../figures/shown.svg\nA.\n```\n:::{figure} ../figures/gone.svg\nB.\n:::\n"
+    )
     (tmp_path / "02_b" / "theory.md").write_text("No figure here.\n")
     found = problems(tmp_path)
     assert len(found) == 3, found

@@ -37,7 +37,7 @@ class Page(HTMLParser):
                 self.links.extend((tag, part.split()[0]) for part in value.split(",") if part.strip())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def parse(path: Path) -> Page:
     page = Page()
     page.feed(path.read_text(encoding="utf-8", errors="replace"))
@@ -84,8 +84,10 @@ def test_every_internal_link_and_image_resolves(site):  # noqa: F811
 
 
 def test_the_checker_finds_a_missing_file_and_a_missing_anchor(tmp_path):
-    (tmp_path / "a.html").write_text('<p id="here"><a href="b.html#nowhere">b</a> <img src="img/x.png">'
-                                     '<a href="#here">ok</a> <a href="https://example.org/">out</a></p>')
+    (tmp_path / "a.html").write_text(
+        '<p id="here"><a href="b.html#nowhere">b</a> <img src="img/x.png">'
+        '<a href="#here">ok</a> <a href="https://example.org/">out</a></p>'
+    )
     (tmp_path / "b.html").write_text('<h1 id="top">b</h1><a href="a.html#here">back</a>')
     problems = broken_links(tmp_path)
     assert len(problems) == 2, problems

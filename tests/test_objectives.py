@@ -20,7 +20,9 @@ def test_vae_nelbo_terms_and_beta():
     model, x = VAE(z_dim=3, x_dim=12, hidden=8), torch.bernoulli(torch.full((20, 12), 0.3), generator=_g(1))
     nelbo, kl, rec = objectives.vae_negative_elbo_bound(model, x, beta=2.0, generator=_g(2))
     qm, qv = model.encode(x)
-    expected_kl = kl_divergence(Independent(Normal(qm, qv.sqrt()), 1), Independent(Normal(0.0, torch.ones_like(qm)), 1)).mean()
+    expected_kl = kl_divergence(
+        Independent(Normal(qm, qv.sqrt()), 1), Independent(Normal(0.0, torch.ones_like(qm)), 1)
+    ).mean()
     torch.testing.assert_close(kl, expected_kl)
     torch.testing.assert_close(nelbo, rec + 2.0 * kl)
 
@@ -40,8 +42,12 @@ def test_ssvae_nelbo_matches_a_loop_over_labels():
         m, v = model.encode(x, y)
         bern = Independent(torch.distributions.Bernoulli(logits=model.decode(m, y)), 1)
         rec_loop = rec_loop + q[:, label] * -bern.log_prob(x)
-        kl_loop = kl_loop + q[:, label] * kl_divergence(Independent(Normal(m, v.sqrt()), 1), Independent(Normal(0.0, torch.ones_like(m)), 1))
-    kl_y_expected = kl_divergence(torch.distributions.Categorical(probs=q), torch.distributions.Categorical(probs=torch.full((3,), 1 / 3))).mean()
+        kl_loop = kl_loop + q[:, label] * kl_divergence(
+            Independent(Normal(m, v.sqrt()), 1), Independent(Normal(0.0, torch.ones_like(m)), 1)
+        )
+    kl_y_expected = kl_divergence(
+        torch.distributions.Categorical(probs=q), torch.distributions.Categorical(probs=torch.full((3,), 1 / 3))
+    ).mean()
     torch.testing.assert_close(rec, rec_loop.mean(), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(kl_z, kl_loop.mean(), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(kl_y, kl_y_expected)

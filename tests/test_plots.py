@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from vaelab.models import FSVAE, GMVAE, SSVAE, VAE  # noqa: E402
 from vaelab.plots import (  # noqa: E402
     grid_array,
     image_grid,
@@ -19,7 +20,6 @@ from vaelab.plots import (  # noqa: E402
     plot_reconstructions,
     plot_samples,
 )
-from vaelab.models import FSVAE, GMVAE, SSVAE, VAE  # noqa: E402
 from vaelab.train import History  # noqa: E402
 
 
@@ -32,8 +32,17 @@ def saved(fig, tmp_path, name):
 
 
 def history(offset=0.0):
-    records = [{"step": s, "loss": 200 - s / 10 + offset, "nelbo": 200 - s / 10 + offset, "kl": 5 + s / 100,
-                "rec": 195 - s / 10, "time": s / 100} for s in (10, 20, 30)]
+    records = [
+        {
+            "step": s,
+            "loss": 200 - s / 10 + offset,
+            "nelbo": 200 - s / 10 + offset,
+            "kl": 5 + s / 100,
+            "rec": 195 - s / 10,
+            "time": s / 100,
+        }
+        for s in (10, 20, 30)
+    ]
     return History(records=records, steps=30, wall_time=0.3)
 
 
@@ -56,9 +65,11 @@ def test_image_grid_places_images_and_rejects_odd_sizes():
         grid_array(torch.rand(2, 10))
 
 
-@pytest.mark.parametrize("model", [VAE(z_dim=2, hidden=16), GMVAE(z_dim=2, k=3, hidden=16),
-                                   SSVAE(z_dim=3, hidden=16), FSVAE(z_dim=3, hidden=16)],
-                         ids=["vae", "gmvae", "ssvae", "fsvae"])
+@pytest.mark.parametrize(
+    "model",
+    [VAE(z_dim=2, hidden=16), GMVAE(z_dim=2, k=3, hidden=16), SSVAE(z_dim=3, hidden=16), FSVAE(z_dim=3, hidden=16)],
+    ids=["vae", "gmvae", "ssvae", "fsvae"],
+)
 def test_model_figures(tmp_path, model):
     model.train()
     state = torch.get_rng_state()

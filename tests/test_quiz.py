@@ -46,8 +46,9 @@ def _f64(value: float) -> torch.Tensor:
 def _normal_mixture_1d(means, variances) -> MixtureSameFamily:
     """A uniform mixture of 1-D Gaussians (variances, not standard deviations)."""
     k = len(means)
-    return MixtureSameFamily(Categorical(probs=torch.full((k,), 1.0 / k, dtype=torch.float64)),
-                             Normal(_f64(means), _f64(variances).sqrt()))
+    return MixtureSameFamily(
+        Categorical(probs=torch.full((k,), 1.0 / k, dtype=torch.float64)), Normal(_f64(means), _f64(variances).sqrt())
+    )
 
 
 def _untrained_rec() -> float:
@@ -86,14 +87,19 @@ def _error_cost(variance: float) -> float:
 EXPECTED = {
     # chapter 1
     "ch1-kl-shifted-mean": lambda: kl_divergence(Normal(_f64(1.0), _f64(1.0)), Normal(_f64(0.0), _f64(1.0))).item(),
-    "ch1-log-normal-origin": lambda: Independent(Normal(torch.zeros(2, dtype=torch.float64), 1.0), 1)
-    .log_prob(torch.zeros(2, dtype=torch.float64)).item(),
+    "ch1-log-normal-origin": lambda: (
+        Independent(Normal(torch.zeros(2, dtype=torch.float64), 1.0), 1)
+        .log_prob(torch.zeros(2, dtype=torch.float64))
+        .item()
+    ),
     "ch1-rec-zero-logits": _untrained_rec,
     "ch1-bits-per-dim": lambda: 109.8 / (784 * math.log(2)),
     # chapter 2
     "ch2-two-component-mixture": lambda: _normal_mixture_1d([-1.0, 1.0], [1.0, 1.0]).log_prob(_f64(0.0)).item(),
-    "ch2-dominant-component": lambda: Normal(_f64(0.0), 1.0).log_prob(_f64(0.0)).item()
-    - _normal_mixture_1d([0.0] + [1e3] * 499, [1.0] * 500).log_prob(_f64(0.0)).item(),
+    "ch2-dominant-component": lambda: (
+        Normal(_f64(0.0), 1.0).log_prob(_f64(0.0)).item()
+        - _normal_mixture_1d([0.0] + [1e3] * 499, [1.0] * 500).log_prob(_f64(0.0)).item()
+    ),
     "ch2-initial-variance": lambda: torch.nn.functional.softplus(_f64(0.0)).item() + 1e-8,
     "ch2-entropy-noise": lambda: math.sqrt(Chi2(_f64(10.0)).variance.item() / 4),  # Var(-sum(eps^2) / 2)
     "ch2-sixteen-samples": lambda: 0.22 / math.sqrt(16),
@@ -136,13 +142,14 @@ def questions(side: str, lang: str) -> list[dict]:
     found = []
     starts = list(COMMENT.finditer(side))
     for i, start in enumerate(starts):
-        chunk = side[start.end():starts[i + 1].start() if i + 1 < len(starts) else len(side)]
+        chunk = side[start.end() : starts[i + 1].start() if i + 1 < len(starts) else len(side)]
         record = json.loads(start.group("json"))
         dropdowns = DROPDOWN.findall(chunk)
         assert len(dropdowns) == 1, f"{record.get('id')} ({lang}): {len(dropdowns)} answer dropdowns, expected 1"
         bold = BOLD.search(dropdowns[0])
-        assert bold and dropdowns[0].lstrip().startswith("**"), \
+        assert bold and dropdowns[0].lstrip().startswith("**"), (
             f"{record.get('id')} ({lang}): the answer must open in bold"
+        )
         record["options"] = OPTION.findall(chunk.split("```{dropdown}")[0])
         record["shown"] = bold.group("text")
         found.append(record)
@@ -198,7 +205,7 @@ def question_problems(q: dict, lang: str, expected: dict) -> list[str]:
     problems = []
     if not math.isclose(value, q["answer"], rel_tol=0, abs_tol=1e-12):
         problems.append(f"the answer shown, {value}, is not the comment's {q['answer']}")
-    if abs(value - truth) > 0.5 * 10.0 ** -decimals + 1e-9:
+    if abs(value - truth) > 0.5 * 10.0**-decimals + 1e-9:
         problems.append(f"the answer shown, {value}, is not {truth:.6g} rounded to {decimals} decimals")
     return problems
 
@@ -211,14 +218,17 @@ def test_every_chapter_ends_with_a_bilingual_summary_page_in_the_toc():
         assert summary_path(chapter).is_file(), f"{page}.md is missing"
         files = next((files for files in parts if notebook in files), [])
         assert page in files, f"{page} is not in _toc.yml, in the part of the chapter's notebook"
-        assert files[-1] == page and files.index(notebook) < files.index(page), \
+        assert files[-1] == page and files.index(notebook) < files.index(page), (
             f"{page} should end its chapter's part of _toc.yml, after the notebook: {files}"
+        )
         blocks = [parse(body) for body in tab_sets(summary_path(chapter).read_text(encoding="utf-8"))]
-        assert len(blocks) >= 2 and all(set(tabs) == {"en", "pt"} for tabs in blocks), \
+        assert len(blocks) >= 2 and all(set(tabs) == {"en", "pt"} for tabs in blocks), (
             f"{page}: every block needs an English and a Portuguese side (a summary and a quiz)"
+        )
         bullets = [len(re.findall(r"^- \*\*", blocks[0][lang], re.M)) for lang in ("en", "pt")]
-        assert all(8 <= n <= 12 for n in bullets), \
+        assert all(8 <= n <= 12 for n in bullets), (
             f"{page}: the summary has {bullets} bullets (en, pt), expected 8 to 12"
+        )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -228,26 +238,42 @@ def test_quiz_answers_are_right_and_the_same_in_both_languages(chapter):
 
 
 def test_every_independent_computation_is_used():
-    ids = {q["id"] for chapter in CHAPTERS if summary_path(chapter).is_file()
-           for q in quiz_sides(summary_path(chapter).read_text(encoding="utf-8"))["en"] if q["kind"] == "numeric"}
+    ids = {
+        q["id"]
+        for chapter in CHAPTERS
+        if summary_path(chapter).is_file()
+        for q in quiz_sides(summary_path(chapter).read_text(encoding="utf-8"))["en"]
+        if q["kind"] == "numeric"
+    }
     assert set(EXPECTED) == ids, f"computed but not asked: {sorted(set(EXPECTED) - ids)}"
 
 
 def _sample_quiz(en_answer: str = "0.5", pt_answer: str = "0,5", comment: str = "0.5", keys=("b", "b")) -> str:
     """A small quiz page: three numeric questions (the first one's answers given) and three choice ones."""
+
     def side(lang: str, title: str, number: str, key: str) -> str:
         numeric = [(comment, number), ("2", "2"), ("3", "3")]
         parts = [f":::{{tab-item}} {title}\n:sync: {lang}\n"]
         for i, (value, shown) in enumerate(numeric):
-            parts.append(f'% quiz: {{"id": "t-{i}", "kind": "numeric", "answer": {value}}}\n\n**{i}.** Q?\n\n'
-                         f"```{{dropdown}} A\n**{shown} nats.** Why.\n```\n")
+            parts.append(
+                f'% quiz: {{"id": "t-{i}", "kind": "numeric", "answer": {value}}}\n\n**{i}.** Q?\n\n'
+                f"```{{dropdown}} A\n**{shown} nats.** Why.\n```\n"
+            )
         for i in range(3):
             record = json.dumps({"id": f"c-{i}", "kind": "choice", "answer": key if i == 0 else "b"})
-            parts.append(f"% quiz: {record}\n\n"
-                         f"**{i}.** Q?\n\n- (a) x\n- (b) y\n- (c) z\n\n```{{dropdown}} A\n**(b).** Why.\n```\n")
+            parts.append(
+                f"% quiz: {record}\n\n"
+                f"**{i}.** Q?\n\n- (a) x\n- (b) y\n- (c) z\n\n```{{dropdown}} A\n**(b).** Why.\n```\n"
+            )
         return "\n".join(parts) + ":::\n"
-    return ("::::{tab-set}\n:sync-group: lang\n\n" + side("en", "English", en_answer, keys[0]) + "\n"
-            + side("pt", "Português", pt_answer, keys[1]) + "::::\n")
+
+    return (
+        "::::{tab-set}\n:sync-group: lang\n\n"
+        + side("en", "English", en_answer, keys[0])
+        + "\n"
+        + side("pt", "Português", pt_answer, keys[1])
+        + "::::\n"
+    )
 
 
 SAMPLE_EXPECTED = {"t-0": lambda: 0.5, "t-1": lambda: 2.0, "t-2": lambda: 3.0}

@@ -15,8 +15,9 @@ def _variant(path: Path, chapter: str) -> str:
 def test_every_measured_number_is_on_the_results_page():
     page = (REPO / "book" / "results.md").read_text(encoding="utf-8")
     # The chapters' results tables (the grading benchmark's JSON has no chapter).
-    results = sorted(p for p in (REPO / "benchmarks" / "results").glob("*.json")
-                     if "chapter" in json.loads(p.read_text()))
+    results = sorted(
+        p for p in (REPO / "benchmarks" / "results").glob("*.json") if "chapter" in json.loads(p.read_text())
+    )
     assert results, "no measured results in benchmarks/results/"
     chapters = {p: json.loads(p.read_text())["chapter"] for p in results}
     variants = {_variant(p, chapter) for p, chapter in chapters.items()} - {""}
@@ -28,23 +29,42 @@ def test_every_measured_number_is_on_the_results_page():
         variant = _variant(path, chapters[path])
         for test_set, values in measured["results"].items():
             setting = test_set.split("), ", 1)[1].replace("=", " = ") if "), " in test_set else ""
-            row = next((line for line in page.splitlines() if line.startswith("|") and _short(test_set) in line
-                        and setting in line and _chapter_section(page, line, measured["chapter"])
-                        and (variant in line if variant else not any(v in line for v in variants))), None)
+            row = next(
+                (
+                    line
+                    for line in page.splitlines()
+                    if line.startswith("|")
+                    and _short(test_set) in line
+                    and setting in line
+                    and _chapter_section(page, line, measured["chapter"])
+                    and (variant in line if variant else not any(v in line for v in variants))
+                ),
+                None,
+            )
             assert row is not None, f"{path.name}: no row for {test_set!r} in book/results.md"
             for key in ("nelbo", "niwae", "kl", "rec", "accuracy"):
                 if key in values:
-                    assert f"{values[key]:.1f}" in row, f"{path.name}: {key} {values[key]:.1f} is not in the row {row!r}"
+                    assert f"{values[key]:.1f}" in row, (
+                        f"{path.name}: {key} {values[key]:.1f} is not in the row {row!r}"
+                    )
 
 
 def _check_bound_table(page: str, path: Path, measured: dict) -> None:
     """Rows of the IWAE table: model, test set, then -L_m for every m."""
     for entry in measured["results"]:
-        row = next((line for line in page.splitlines() if line.startswith(f"| {entry['model']} |")
-                    and _short(entry["data"]) in line), None)
+        row = next(
+            (
+                line
+                for line in page.splitlines()
+                if line.startswith(f"| {entry['model']} |") and _short(entry["data"]) in line
+            ),
+            None,
+        )
         assert row is not None, f"{path.name}: no row for {entry['model']!r} on {entry['data']!r}"
         cells = [c.strip() for c in row.strip("|").split("|")][2:]
-        assert cells == [f"{v:.1f}" for v in entry["niwae"].values()], f"{path.name}: {row!r} disagrees with {entry['niwae']}"
+        assert cells == [f"{v:.1f}" for v in entry["niwae"].values()], (
+            f"{path.name}: {row!r} disagrees with {entry['niwae']}"
+        )
 
 
 def _short(test_set: str) -> str:

@@ -50,8 +50,7 @@ def portuguese_parts(text: str) -> list[str]:
     """The Portuguese tabs of `text` and the Portuguese halves of its bilingual headings."""
     parts = [parse(body).get("pt", "") for body in tab_sets(text)]
     outside = re.sub(r"^(:{4,})\{tab-set\}.*?^\1\s*$", "", text, flags=re.S | re.M)
-    parts += [line.rsplit(" · ", 1)[1] for line in outside.splitlines()
-              if line.startswith("#") and " · " in line]
+    parts += [line.rsplit(" · ", 1)[1] for line in outside.splitlines() if line.startswith("#") and " · " in line]
     return parts
 
 
@@ -99,10 +98,10 @@ def decimal_points(text: str) -> list[str]:
     for part in portuguese_parts(text):
         words = prose(part, keep_inline_math=True)
         for match in DOTTED_NUMBER.finditer(words):
-            equation = words[match.start() - 1: match.start()] == "(" and words[match.end(): match.end() + 1] == ")"
+            equation = words[match.start() - 1 : match.start()] == "(" and words[match.end() : match.end() + 1] == ")"
             if equation or THOUSANDS.fullmatch(match.group(0)) or VERSION.search(words[: match.start()]):
                 continue
-            found.append(words[max(0, match.start() - 30): match.end() + 10].replace("\n", " "))
+            found.append(words[max(0, match.start() - 30) : match.end() + 10].replace("\n", " "))
     return found
 
 
@@ -112,8 +111,16 @@ SOURCES = sources()
 
 def test_the_glossary_lists_variants_for_the_drifting_terms():
     chosen = {form for form, _ in TERMS}
-    for expected in ("priori", "não viesado", "ponderado por importância", "log-sum-exp", "limite",
-                     "a KL", "lista de exercícios", "as componentes"):
+    for expected in (
+        "priori",
+        "não viesado",
+        "ponderado por importância",
+        "log-sum-exp",
+        "limite",
+        "a KL",
+        "lista de exercícios",
+        "as componentes",
+    ):
         assert any(expected in form for form in chosen), f"the glossary has no variants listed for {expected!r}"
 
 
@@ -130,20 +137,30 @@ def test_portuguese_prose_writes_decimal_commas(where, text):
 
 
 def block(en: str, pt: str) -> str:
-    return (f"::::{{tab-set}}\n:sync-group: lang\n\n:::{{tab-item}} English\n:sync: en\n\n{en}\n:::\n\n"
-            f":::{{tab-item}} Português\n:sync: pt\n\n{pt}\n:::\n::::\n")
+    return (
+        f"::::{{tab-set}}\n:sync-group: lang\n\n:::{{tab-item}} English\n:sync: en\n\n{en}\n:::\n\n"
+        f":::{{tab-item}} Português\n:sync: pt\n\n{pt}\n:::\n::::\n"
+    )
 
 
 def test_the_checks_catch_variants_and_decimal_points_and_nothing_else():
-    terms = [("priori (*prior*)", ["prior", "priors"]), ("a KL", ["o KL", "do KL"]),
-             ("não viesado", ["não enviesad*"]), ("as componentes", ["os componentes"])]
-    bad = block("The prior; beta = 0.5.",
-                "A prior e o KL; estimativa não enviesada; os 500 componentes; β = 0.5, $\\beta = 0.25$.")
+    terms = [
+        ("priori (*prior*)", ["prior", "priors"]),
+        ("a KL", ["o KL", "do KL"]),
+        ("não viesado", ["não enviesad*"]),
+        ("as componentes", ["os componentes"]),
+    ]
+    bad = block(
+        "The prior; beta = 0.5.",
+        "A prior e o KL; estimativa não enviesada; os 500 componentes; β = 0.5, $\\beta = 0.25$.",
+    )
     assert len(term_mistakes(bad, terms)) == 4
     assert len(decimal_points(bad)) == 2
-    good = block("The prior; 0.5.",
-                 "A priori (a *prior*), `model.prior()`, a KL, não viesada, as $K$ componentes; 60.000 imagens, "
-                 "β = 0,5, $0{,}25$, `lr=1e-3 0.5`, Python 3.10, (1.5).\n\n$$\nx = 0.5 \\tag{1.1}\n$$\n")
+    good = block(
+        "The prior; 0.5.",
+        "A priori (a *prior*), `model.prior()`, a KL, não viesada, as $K$ componentes; 60.000 imagens, "
+        "β = 0,5, $0{,}25$, `lr=1e-3 0.5`, Python 3.10, (1.5).\n\n$$\nx = 0.5 \\tag{1.1}\n$$\n",
+    )
     assert term_mistakes(good, terms) == [] and decimal_points(good) == []
     heading = "## The prior · A prior\n"
     assert term_mistakes(heading, terms) == ["'prior' (use: priori (*prior*))"]

@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
+from vaelab.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from vaelab.data import Batches, load_dataset
 from vaelab.evaluate import evaluate, evaluate_checkpoint
 from vaelab.models import GMVAE, VAE
-from vaelab.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from vaelab.registry import objective_for, train_model
 from vaelab.train import (
     History,
@@ -46,8 +46,17 @@ def small_vae(seed=0, **kw):
 def run(x, steps=60, seed=0, log_every=20, model=None, **kw):
     model = small_vae(seed) if model is None else model
     batches = Batches(x, batch_size=50, seed=seed)
-    history = train(model, objective_for("vae"), batches.forever(), steps, seed=seed, progress=False,
-                    log_every=log_every, device="cpu", **kw)
+    history = train(
+        model,
+        objective_for("vae"),
+        batches.forever(),
+        steps,
+        seed=seed,
+        progress=False,
+        log_every=log_every,
+        device="cpu",
+        **kw,
+    )
     return model, history
 
 
@@ -209,8 +218,12 @@ def test_train_model_one_call():
 
 @pytest.mark.parametrize("model", [VAE(z_dim=3, hidden=32), GMVAE(z_dim=3, k=4, hidden=32)], ids=["vae", "gmvae"])
 def test_checkpoint_round_trip(tmp_path, model):
-    history = History(records=[{"step": 1, "loss": 2.0, "time": 0.1}], steps=1, wall_time=0.1,
-                      config={"model": model.name, "dataset": "mnist-embedded"})
+    history = History(
+        records=[{"step": 1, "loss": 2.0, "time": 0.1}],
+        steps=1,
+        wall_time=0.1,
+        config={"model": model.name, "dataset": "mnist-embedded"},
+    )
     path = save_checkpoint(tmp_path / "sub" / "m.pt", model, history)
     loaded, info = load_checkpoint(path)
     assert type(loaded) is type(model) and info["config"] == model.config and info["model"] == model.name
@@ -334,9 +347,9 @@ def test_gmvae_iwae_evaluation_keeps_the_mixture_tensor_small(test_digits, monke
     """log p(z) of a 500-component prior builds a (rows, K, Z) tensor: with the default
     MAX_ROWS of 200,000 rows that would be 4 GB; the evaluation lowers its rows per pass."""
     import vaelab.reference.ch02
-    from vaelab.reference.ch02 import log_normal_mixture
     from vaelab.evaluate import MAX_MIXTURE_ELEMENTS
     from vaelab.models import GMVAE
+    from vaelab.reference.ch02 import log_normal_mixture
 
     largest = []
 
@@ -356,6 +369,7 @@ def test_gmvae_iwae_evaluation_keeps_the_mixture_tensor_small(test_digits, monke
 
 def test_ema_follows_the_closed_form_and_train_calls_on_step():
     from vaelab.train import EMA
+
     module = torch.nn.Linear(3, 2)
     start = copy.deepcopy(module.weight.detach())
     average = EMA(module, decay=0.9)
@@ -364,7 +378,7 @@ def test_ema_follows_the_closed_form_and_train_calls_on_step():
     for _ in range(5):
         average.update(module)
     # A constant target w: w_avg = w + decay^n (w_avg(0) - w).
-    assert torch.allclose(average.module.weight, 1.0 + 0.9 ** 5 * (start - 1.0), atol=1e-6)
+    assert torch.allclose(average.module.weight, 1.0 + 0.9**5 * (start - 1.0), atol=1e-6)
     assert not average.module.weight.requires_grad and not average.module.training
     assert average(torch.zeros(1, 3)).shape == (1, 2)
     with pytest.raises(ValueError, match="decay"):
@@ -372,6 +386,12 @@ def test_ema_follows_the_closed_form_and_train_calls_on_step():
 
     steps = []
     model = torch.nn.Linear(2, 1)
-    train(model, lambda m, x: (m(x).pow(2).mean(), {}), [torch.ones(4, 2)], steps=7, progress=False,
-          on_step=lambda m, step: steps.append((m is model, step)))
+    train(
+        model,
+        lambda m, x: (m(x).pow(2).mean(), {}),
+        [torch.ones(4, 2)],
+        steps=7,
+        progress=False,
+        on_step=lambda m, step: steps.append((m is model, step)),
+    )
     assert steps == [(True, i) for i in range(1, 8)]

@@ -91,15 +91,32 @@ class Diagram:
     def edge(self, a: str, b: str, inference: bool = False, bend: float = 0.0) -> None:
         """An arrow from node ``a`` to node ``b``; ``bend`` curves it (matplotlib's arc3 radius)."""
         (xa, ya, ra), (xb, yb, rb) = self.nodes[a], self.nodes[b]
-        arrow = FancyArrowPatch((xa, ya), (xb, yb), connectionstyle=f"arc3,rad={bend}", arrowstyle="-|>",
-                                mutation_scale=14, lw=1.4, shrinkA=ra * 72 * 0.62, shrinkB=rb * 72 * 0.62,
-                                color=BLUE if inference else INK, linestyle=(0, (4, 3)) if inference else "-",
-                                zorder=2)
+        arrow = FancyArrowPatch(
+            (xa, ya),
+            (xb, yb),
+            connectionstyle=f"arc3,rad={bend}",
+            arrowstyle="-|>",
+            mutation_scale=14,
+            lw=1.4,
+            shrinkA=ra * 72 * 0.62,
+            shrinkB=rb * 72 * 0.62,
+            color=BLUE if inference else INK,
+            linestyle=(0, (4, 3)) if inference else "-",
+            zorder=2,
+        )
         self.ax.add_patch(arrow)
 
     def plate(self, x0: float, y0: float, x1: float, y1: float, label: str) -> None:
-        box = FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=0.15",
-                             facecolor="none", edgecolor=INK, lw=1.0, zorder=1)
+        box = FancyBboxPatch(
+            (x0, y0),
+            x1 - x0,
+            y1 - y0,
+            boxstyle="round,pad=0,rounding_size=0.15",
+            facecolor="none",
+            edgecolor=INK,
+            lw=1.0,
+            zorder=1,
+        )
         self.ax.add_patch(box)
         self.ax.text(x1 - 0.1, y0 + 0.1, label, ha="right", va="bottom", fontsize=12)
 
@@ -107,9 +124,17 @@ class Diagram:
         """Two short sample arrows: solid for p_theta, dashed for q_phi."""
         x, y = xy
         for dy, inference, label in ((0.0, False, r"$p_\theta$"), (-0.45, True, r"$q_\phi$")):
-            self.ax.add_patch(FancyArrowPatch((x, y + dy), (x + 0.7, y + dy), arrowstyle="-|>", mutation_scale=11,
-                                              lw=1.3, color=BLUE if inference else INK,
-                                              linestyle=(0, (4, 3)) if inference else "-"))
+            self.ax.add_patch(
+                FancyArrowPatch(
+                    (x, y + dy),
+                    (x + 0.7, y + dy),
+                    arrowstyle="-|>",
+                    mutation_scale=11,
+                    lw=1.3,
+                    color=BLUE if inference else INK,
+                    linestyle=(0, (4, 3)) if inference else "-",
+                )
+            )
             self.ax.text(x + 0.85, y + dy, label, va="center", fontsize=13)
 
 
@@ -248,8 +273,9 @@ def toy_best_variance(mu: float) -> float:
     """argmax over v of the ELBO for a fixed mean, by a bounded search over log v."""
     from scipy.optimize import minimize_scalar
 
-    result = minimize_scalar(lambda t: -toy_elbo(np.float64(mu), np.exp(t)), bounds=(-10.0, 3.0), method="bounded",
-                             options={"xatol": 1e-9})
+    result = minimize_scalar(
+        lambda t: -toy_elbo(np.float64(mu), np.exp(t)), bounds=(-10.0, 3.0), method="bounded", options={"xatol": 1e-9}
+    )
     return float(np.exp(result.x))
 
 
@@ -264,8 +290,9 @@ def elbo_gap_numbers() -> dict:
     from scipy.optimize import minimize
 
     start = [mus[np.argmax(elbos)], np.log(vs[np.argmax(elbos)])]  # then refine both mean and variance
-    fit = minimize(lambda p: -toy_elbo(p[0], np.exp(p[1])), start, method="Nelder-Mead",
-                   options={"xatol": 1e-10, "fatol": 1e-12})
+    fit = minimize(
+        lambda p: -toy_elbo(p[0], np.exp(p[1])), start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12}
+    )
     best = (float(fit.x[0]), float(np.exp(fit.x[1])), float(-fit.fun))
     post = np.exp(toy_log_joint(GRID) - log_px)
     dz = GRID[1] - GRID[0]
@@ -273,22 +300,23 @@ def elbo_gap_numbers() -> dict:
     wide = (0.0, moment_v, float(toy_elbo(np.float64(0.0), np.float64(moment_v))))
     for mu, v, elbo in (best, wide):
         assert abs(elbo + toy_kl_to_posterior(mu, v, log_px) - log_px) < 1e-6, "identity (1.6) fails"
-    return {"log_px": log_px, "mus": mus, "elbos": elbos, "best": best,
-            "wide": wide, "post": post}
+    return {"log_px": log_px, "mus": mus, "elbos": elbos, "best": best, "wide": wide, "post": post}
 
 
 def elbo_gap():
     """Left: the posterior and two Gaussian q. Right: log p(x), the ELBO and the gap against q's mean."""
     n = elbo_gap_numbers()
     (mu_a, v_a, elbo_a), (mu_b, v_b, elbo_b) = n["best"], n["wide"]
-    print(f"elbo_gap: log p(x) = {n['log_px']:.4f}; best Gaussian q_a = N({mu_a:.3f}, {v_a:.4f}): "
-          f"ELBO {elbo_a:.4f}, gap {n['log_px'] - elbo_a:.4f} (log 2 = {math.log(2):.4f}); "
-          f"q_b = N(0, {v_b:.4f}): ELBO {elbo_b:.4f}, gap {n['log_px'] - elbo_b:.4f}")
+    print(
+        f"elbo_gap: log p(x) = {n['log_px']:.4f}; best Gaussian q_a = N({mu_a:.3f}, {v_a:.4f}): "
+        f"ELBO {elbo_a:.4f}, gap {n['log_px'] - elbo_a:.4f} (log 2 = {math.log(2):.4f}); "
+        f"q_b = N(0, {v_b:.4f}): ELBO {elbo_b:.4f}, gap {n['log_px'] - elbo_b:.4f}"
+    )
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 3.8), gridspec_kw={"width_ratios": [1, 1.15]})
     z = np.linspace(-3.2, 3.2, 641)  # a plotting grid, coarser than the quadrature's
 
     def gauss(m, v):
-        return np.exp(-(z - m) ** 2 / (2 * v)) / np.sqrt(2 * np.pi * v)
+        return np.exp(-((z - m) ** 2) / (2 * v)) / np.sqrt(2 * np.pi * v)
 
     post = np.exp(toy_log_joint(z) - n["log_px"])
     left.fill_between(z, post, color=GREY, alpha=0.7, lw=0)
@@ -307,8 +335,15 @@ def elbo_gap():
         right.plot([mu], [elbo], "o", color=colour, ms=6, zorder=3)
         right.text(mu + 0.08, elbo - 0.12, name, color=colour, fontsize=13, va="top")
     right.text(-1.85, n["log_px"] + 0.1, r"$\log p(x)$", fontsize=13, va="bottom")
-    right.text(0.5, n["log_px"] - 0.35, r"$D_{\mathrm{KL}}(q \,\|\, p(z \mid x))$", fontsize=12, color=BLUE,
-               va="top", ha="center")
+    right.text(
+        0.5,
+        n["log_px"] - 0.35,
+        r"$D_{\mathrm{KL}}(q \,\|\, p(z \mid x))$",
+        fontsize=12,
+        color=BLUE,
+        va="top",
+        ha="center",
+    )
     at = int(np.searchsorted(n["mus"], 0.35))  # under the curve, clear of the arrows
     right.text(n["mus"][at], n["elbos"][at] - 0.3, r"$\mathcal{L}(q)$", fontsize=13, color=BLUE, va="top", ha="center")
     right.set_xlabel(r"$\mu$")
@@ -404,10 +439,18 @@ def aggregate_numbers(model, x) -> dict:
         log_q = log_aggregate_posterior(grid, m, v).reshape(201, 201)
         log_p = log_normal(grid, zeros, ones).reshape(201, 201)
     kl_agg = ratio.mean().item()
-    return {"m": m.numpy(), "expected_kl": expected_kl, "kl_agg": kl_agg, "mi": expected_kl - kl_agg,
-            "kl_agg_se": ratio.std().item() / len(ratio) ** 0.5, "log_n": math.log(len(m)), "axis": axis.numpy(),
-            "log_q": log_q.numpy(), "log_p": log_p.numpy(),
-            "holes": {t: (prior_ratio < -math.log(t)).float().mean().item() for t in (2, 10)}}
+    return {
+        "m": m.numpy(),
+        "expected_kl": expected_kl,
+        "kl_agg": kl_agg,
+        "mi": expected_kl - kl_agg,
+        "kl_agg_se": ratio.std().item() / len(ratio) ** 0.5,
+        "log_n": math.log(len(m)),
+        "axis": axis.numpy(),
+        "log_q": log_q.numpy(),
+        "log_p": log_p.numpy(),
+        "holes": {t: (prior_ratio < -math.log(t)).float().mean().item() for t in (2, 10)},
+    }
 
 
 def prior_circles(ax) -> None:
@@ -424,24 +467,35 @@ def aggregate_posterior():
     torch.set_num_threads(1)
     model, x, y = train_2d_vae()
     n = aggregate_numbers(model, x)
-    print(f"aggregate_posterior: E_x KL(q(z|x)||p(z)) = {n['expected_kl']:.3f}, KL(q(z)||p(z)) = {n['kl_agg']:.3f} "
-          f"(+- {n['kl_agg_se']:.3f}), I_q(x;z) = {n['mi']:.3f} <= log N = {n['log_n']:.3f}; prior draws where "
-          f"q < p/2: {n['holes'][2]:.3f}, q < p/10: {n['holes'][10]:.3f}")
+    print(
+        f"aggregate_posterior: E_x KL(q(z|x)||p(z)) = {n['expected_kl']:.3f}, KL(q(z)||p(z)) = {n['kl_agg']:.3f} "
+        f"(+- {n['kl_agg_se']:.3f}), I_q(x;z) = {n['mi']:.3f} <= log N = {n['log_n']:.3f}; prior draws where "
+        f"q < p/2: {n['holes'][2]:.3f}, q < p/10: {n['holes'][10]:.3f}"
+    )
     fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.3))
     extent = [-AGG_LIM, AGG_LIM, -AGG_LIM, AGG_LIM]
     colours = plt.get_cmap("tab10")
     for digit in range(10):
         pts = n["m"][y.numpy() == digit]
         axes[0].scatter(pts[:, 0], pts[:, 1], s=2.5, color=colours(digit), label=str(digit), rasterized=True, lw=0)
-    axes[0].legend(markerscale=4, frameon=False, fontsize=9, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.17),
-                   handletextpad=0.1, columnspacing=0.8)
+    axes[0].legend(
+        markerscale=4,
+        frameon=False,
+        fontsize=9,
+        ncol=5,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.17),
+        handletextpad=0.1,
+        columnspacing=0.8,
+    )
     image = axes[1].imshow(np.exp(n["log_q"]), origin="lower", extent=extent, cmap="Greys", interpolation="bilinear")
     fig.colorbar(image, ax=axes[1], shrink=0.8)
     ratio = np.clip((n["log_q"] - n["log_p"]) / math.log(10), -1.5, 1.5)
     radius = np.hypot(*np.meshgrid(n["axis"], n["axis"], indexing="xy"))
     ratio[radius > 3.0] = np.nan  # shown only where the prior puts 99 % of its mass (white beyond)
-    image = axes[2].imshow(ratio, origin="lower", extent=extent, cmap="RdBu_r", vmin=-1.5, vmax=1.5,
-                           interpolation="nearest")
+    image = axes[2].imshow(
+        ratio, origin="lower", extent=extent, cmap="RdBu_r", vmin=-1.5, vmax=1.5, interpolation="nearest"
+    )
     fig.colorbar(image, ax=axes[2], shrink=0.8, ticks=[-1.5, -1, -0.5, 0, 0.5, 1, 1.5])
     axes[2].contour(n["axis"], n["axis"], ratio, levels=[-1.0], colors=INK, linewidths=0.8)
     titles = (r"(a) $m_\phi(x)$", r"(b) $q_\phi(z)$", r"(c) $\log_{10} \, q_\phi(z) / p(z)$")

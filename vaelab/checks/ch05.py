@@ -218,8 +218,8 @@ def check_sample_grid_on(
         mean, var = zz.mean().item(), zz.var().item()
         if abs(mean) > 6 / math.sqrt(k) or abs(var - 1) > 6 * math.sqrt(2 / k):
             raise CheckFailed(
-                f"{NAME}: the styles do not look like draws from p(z) = N(0, I): over {k} values, mean {mean:.3f} "
-                f"and variance {var:.3f}, expected about 0 and 1. "
+                f"{NAME}: the styles do not look like draws from p(z) = N(0, I), the standard normal prior: over {k} "
+                f"values, mean {mean:.3f} and variance {var:.3f}, expected about 0 and 1. "
                 "Use torch.randn(n_styles, model.z_dim, generator=generator)."
             )
         n += 1
