@@ -14,7 +14,7 @@ export OMP_NUM_THREADS
 .PHONY: help install test book book-instructor release grade bench clean solutions
 
 help:
-	@echo "make test      run the whole test suite (fast mode)"
+	@echo "make test      lint (ruff), then run the whole test suite (fast mode)"
 	@echo "make book      build the website into _build/html"
 	@echo "make book-instructor  the instructor edition, with the solutions, into _build/instructor/html"
 	@echo "make release   regenerate chapters/ from solutions/"
@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	VAELAB_FAST=1 $(PY) -m pytest
 
 # Notebooks executed at once by `make book` (one core each, see OMP_NUM_THREADS above).
