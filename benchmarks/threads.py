@@ -83,7 +83,7 @@ def measure(loop: _Loop, counts: list[int], rounds: int, seconds: float) -> dict
     """Interleaved rounds: ``{threads: [steps/s of each round]}``."""
     speeds = {n: [] for n in counts}
     for r in range(rounds):
-        for n in (counts if r % 2 == 0 else counts[::-1]):
+        for n in counts if r % 2 == 0 else counts[::-1]:
             speeds[n].append(loop.speed(n, seconds))
     return speeds
 
@@ -92,22 +92,34 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per condition (default 3)")
     parser.add_argument("--seconds", type=float, default=4.0, help="wall seconds per round (default 4)")
-    parser.add_argument("--default-threads", type=int, default=None,
-                        help="the count to compare with one thread (default: torch's at start-up)")
+    parser.add_argument(
+        "--default-threads",
+        type=int,
+        default=None,
+        help="the count to compare with one thread (default: torch's at start-up)",
+    )
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
     args = parser.parse_args(argv)
 
     default = args.default_threads or torch.get_num_threads()
     if os.environ.get("OMP_NUM_THREADS", "").strip() and args.default_threads is None:
-        print(f"note: OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} is set, so 'default' is {default}; "
-              "unset it to compare with torch's own choice", file=sys.stderr)
+        print(
+            f"note: OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} is set, so 'default' is {default}; "
+            "unset it to compare with torch's own choice",
+            file=sys.stderr,
+        )
     counts = [1] if default == 1 else [1, default]
     loop = _Loop()
     for n in counts:
         loop.speed(n, 1.0)  # warm-up: allocator, thread pool, fused Adam's first call
 
-    results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-               "torch": torch.__version__, "default_threads": default, "conditions": {}}
+    results = {
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "default_threads": default,
+        "conditions": {},
+    }
     for condition in ("idle", "busy"):
         spinner = None
         if condition == "busy":
@@ -129,10 +141,15 @@ def main(argv=None) -> int:
             "ratio_one_over_default": medians[1] / medians[default],
         }
 
-    print(f"{results['cpus']} CPUs, torch {results['torch']}, default threads {default}, "
-          f"{args.rounds} rounds of {args.seconds:g} s")
-    print(f"{'condition':<10}{'load':>6}" + "".join(f"{f'{n} thr steps/s':>16}" for n in counts)
-          + f"{'1 / default':>13}   rounds")
+    print(
+        f"{results['cpus']} CPUs, torch {results['torch']}, default threads {default}, "
+        f"{args.rounds} rounds of {args.seconds:g} s"
+    )
+    print(
+        f"{'condition':<10}{'load':>6}"
+        + "".join(f"{f'{n} thr steps/s':>16}" for n in counts)
+        + f"{'1 / default':>13}   rounds"
+    )
     for condition, r in results["conditions"].items():
         cells = "".join(f"{r['median_steps_per_sec'][str(n)]:>16.1f}" for n in counts)
         rounds = "  ".join(f"{n}: " + ",".join(f"{v:.0f}" for v in r["steps_per_sec"][str(n)]) for n in counts)

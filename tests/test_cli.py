@@ -14,7 +14,9 @@ from vaelab.__main__ import main
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "tmp" / "x.pt"
-    status = main(["train", "vae", "--steps", "20", "--z-dim", "3", "--out", str(path), "--no-progress", "--device", "cpu"])
+    status = main(
+        ["train", "vae", "--steps", "20", "--z-dim", "3", "--out", str(path), "--no-progress", "--device", "cpu"]
+    )
     assert status == 0 and path.is_file()
     return path
 
@@ -82,3 +84,65 @@ def test_module_entry_point():
     assert result.returncode == 0
     for command in ("train", "evaluate", "download"):
         assert command in result.stdout
+
+
+# --device: a device this PyTorch cannot use is a one-line error before any work, never a traceback.
+
+
+def test_cuda_on_a_cpu_only_torch(checkpoint, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.version, "cuda", None)  # what a CPU-only build reports
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "gpu.pt"
+    assert main(["train", "vae", "--steps", "2", "--device", "cuda", "--out", str(out), "--no-progress"]) == 2
+    line = one_line_error(capsys.readouterr())
+    assert "CPU-only" in line and "--device cpu" in line and not out.exists()
+    assert main(["evaluate", str(checkpoint), "--device", "cuda:0"]) == 2
+    assert "CPU-only" in one_line_error(capsys.readouterr())
+
+
+def test_cuda_build_without_a_gpu(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["train", "vae", "--steps", "2", "--device", "cuda", "--out", str(tmp_path / "g.pt")]) == 2
+    assert "sees no GPU" in one_line_error(capsys.readouterr())
+
+
+def test_not_a_device_name(tmp_path, capsys):
+    assert main(["train", "vae", "--steps", "2", "--device", "gpu", "--out", str(tmp_path / "g.pt")]) == 2
+    assert "not a device name" in one_line_error(capsys.readouterr())
+
+
+def test_cpu_device_still_trains(tmp_path):
+    out = tmp_path / "cpu.pt"
+    args = ["train", "vae", "--steps", "2", "--z-dim", "2", "--device", "cpu", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    assert out.is_file()
+
+
+def test_cuda_error_from_the_real_command_line(tmp_path):
+    """End to end on this machine's torch: only meaningful where it cannot use CUDA."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this PyTorch can use a GPU")
+    command = [
+        sys.executable,
+        "-m",
+        "vaelab",
+        "train",
+        "vae",
+        "--steps",
+        "2",
+        "--device",
+        "cuda",
+        "--out",
+        str(tmp_path / "g.pt"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.startswith("error: --device cuda")

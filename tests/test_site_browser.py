@@ -6,9 +6,10 @@ typeset by MathJax (no raw `$$` left), every image loaded and no error in the co
 language tabs: choosing Português switches every tab-set on the page, and the choice holds on
 another page and after a reload.
 
-No network: the pages load MathJax from its CDN, and the browser is served the same MathJax 3
-files from the `sphinx-mathjax-offline` package (the `course` extra) instead; any other request
-outside localhost is refused and reported.
+No network, as a reader offline or behind a firewall has none: every request outside localhost is
+refused and reported, and a page that makes one fails. The site serves MathJax 3 itself (the
+`sphinx-mathjax-offline` extension in `_config.yml` copies it into `_static/mathjax`), so the math
+must typeset from the site's own files.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import base64
 import functools
 import http.server
 import json
-import mimetypes
 import re
 import shutil
 import subprocess
@@ -28,12 +28,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from site_build import REPO, site  # noqa: F401  (the session's site fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium): the browser tests need it")
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium): the browser tests need it"
+)
 websocket = pytest.importorskip("websocket", reason="websocket-client is not installed (pip install -e '.[course]')")
 
 SCREENSHOTS = REPO / "_build" / "screenshots"
@@ -45,23 +45,21 @@ PAGES = {
     "instructor": "book/instructor.html",
 }
 WIDTH = 1280
-MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--window-size={WIDTH},900", "--hide-scrollbars", "--remote-debugging-port=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    f"--window-size={WIDTH},900",
+    "--hide-scrollbars",
+    "--remote-debugging-port=0",
+]
 TIMEOUT = 30.0
 MAX_SCREENSHOT_HEIGHT = 8000
-
-
-@functools.lru_cache(maxsize=1)
-def mathjax_dir() -> Path | None:
-    """The offline copy of MathJax 3's `es5/` folder, or None."""
-    try:
-        from importlib.metadata import PackageNotFoundError, distribution
-        folder = Path(distribution("sphinx-mathjax-offline").locate_file("sphinx-mathjax-offline/static/mathjax"))
-    except (ImportError, PackageNotFoundError):
-        return None
-    return folder if (folder / "tex-mml-chtml.js").exists() else None
 
 
 class Page:
@@ -103,21 +101,11 @@ class Page:
         return message
 
     def serve(self, params: dict) -> None:
-        """Lets localhost through, serves MathJax from the offline copy, refuses the rest."""
+        """Lets localhost through; refuses, and records, every other request (no network)."""
         url, request_id = params["request"]["url"], params["requestId"]
         if url.startswith(("http://127.0.0.1", "http://localhost", "data:")):
             self.send("Fetch.continueRequest", requestId=request_id)
             return
-        local = mathjax_dir()
-        if url.startswith(MATHJAX_CDN) and local is not None:
-            path = local / url[len(MATHJAX_CDN):].split("?")[0]
-            if path.is_file():
-                kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                headers = [{"name": "Content-Type", "value": kind},
-                           {"name": "Access-Control-Allow-Origin", "value": "*"}]
-                self.send("Fetch.fulfillRequest", requestId=request_id, responseCode=200, responseHeaders=headers,
-                          body=base64.b64encode(path.read_bytes()).decode())
-                return
         self.external.append(url)
         self.send("Fetch.failRequest", requestId=request_id, errorReason="InternetDisconnected")
 
@@ -175,8 +163,13 @@ class Page:
         """The whole page (up to `MAX_SCREENSHOT_HEIGHT` pixels), through a viewport as tall as the
         page: Chromium's `captureBeyondViewport` shifts long pages sideways."""
         height = int(self.call("Page.getLayoutMetrics")["cssContentSize"]["height"])
-        self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=min(height, MAX_SCREENSHOT_HEIGHT),
-                  deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=min(height, MAX_SCREENSHOT_HEIGHT),
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         try:
             self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(() => r(true), 100)))")
             data = self.call("Page.captureScreenshot", format="png")["data"]
@@ -211,8 +204,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url(site):  # noqa: F811
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -223,8 +215,11 @@ def base_url(site):  # noqa: F811
 @pytest.fixture(scope="module")
 def page():
     profile = Path(tempfile.mkdtemp(prefix="vaelab-chromium-"))
-    process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + TIMEOUT
@@ -256,6 +251,8 @@ def math_report(page: Page) -> dict:
             typeset: math.filter(el => el.querySelector('mjx-container')).length,
             containers: document.querySelectorAll('mjx-container').length,
             errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
+            mathjax: [...document.querySelectorAll('script[src]')].map(s => s.src).filter(u => /mathjax/i.test(u)),
+            version: (window.MathJax && MathJax.version) || '',
             text: proseText(),
         };
         function proseText() {  // the visible text outside code blocks
@@ -273,12 +270,15 @@ def math_report(page: Page) -> dict:
 def test_page_renders_math_images_and_no_console_error(page, base_url, name):
     page.open(base_url + PAGES[name])
     page.screenshot(SCREENSHOTS / f"{name}.png")
-    if mathjax_dir() is None:
-        pytest.skip("sphinx-mathjax-offline is not installed: no offline MathJax to check the math with")
+    assert not page.external, f"the page requested resources outside the site: {page.external}"
     report = math_report(page)
     assert report["typeset"] == report["math"], f"{report['math'] - report['typeset']} formulas were not typeset"
     if name in ("theory", "notebook"):
         assert report["containers"] > 0, "a page with formulas shows no MathJax output"
+        assert report["mathjax"] and all(src.startswith(base_url) for src in report["mathjax"]), (
+            f"MathJax is not loaded from the site: {report['mathjax']}"
+        )
+        assert report["version"].startswith("3."), f"MathJax {report['version']} typeset the page"
     assert report["errors"] == 0, "MathJax reports errors in some formulas"
     for raw in ("$$", "\\[", "\\begin{"):
         assert raw not in report["text"], f"raw LaTeX ({raw!r}) is left in the visible text"
@@ -287,7 +287,6 @@ def test_page_renders_math_images_and_no_console_error(page, base_url, name):
     broken = page.evaluate("""[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
                                                    .map(i => i.getAttribute('src'))""")
     assert not broken, f"images that did not load: {broken}"
-    assert not page.external, f"the page requested resources outside the site: {page.external}"
     assert not page.errors(), f"console errors: {page.errors()}"
 
 
