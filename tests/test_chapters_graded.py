@@ -394,9 +394,11 @@ def test_the_table_covers_every_autograded_function_of_the_notebook(chapter):
 
 def _catalogue_texts() -> list[str]:
     """Every message vaelab's checks can give: the catalogue's `Mistake` messages and the string
-    constants of `vaelab/reference/checks/` (the hints of the checks of stochastic functions)."""
+    constants of `vaelab/checks/` and `vaelab/reference/checks/` (the hints of the visible and the full checks)."""
     texts = [m.message for mistakes in checks.MISTAKES.values() for m in mistakes]
-    for path in sorted((REPO / "vaelab" / "checks").glob("*.py")):
+    for path in sorted((REPO / "vaelab" / "checks").glob("*.py")) + sorted(
+        (REPO / "vaelab" / "reference" / "checks").glob("*.py")
+    ):
         texts += [
             node.value
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
