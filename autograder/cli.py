@@ -54,6 +54,12 @@ def _add_grade(commands) -> None:
         metavar="DIR",
         help="receives grades.csv, scores_by_function.csv, summary.html, feedback/, results/, logs/",
     )
+    _add_limits(grade)
+    _add_batch_options(grade)
+
+
+def _add_limits(grade) -> None:
+    """`grade`'s limits and isolation of each notebook."""
     grade.add_argument(
         "--timeout",
         type=int,
@@ -90,6 +96,10 @@ def _add_grade(commands) -> None:
         "submission); rlimits: limits only; auto: bwrap when it works here "
         "(default: %(default)s)",
     )
+
+
+def _add_batch_options(grade) -> None:
+    """`grade`'s options of the batch: parallelism, resuming, the gradebook, the sources."""
     grade.add_argument(
         "--jobs", "-j", type=int, default=1, metavar="N", help="grade N submissions at once (default: %(default)s)"
     )

@@ -26,6 +26,9 @@ __all__ = [
     "plot_reconstructions",
     "plot_loss_curves",
     "plot_latent_2d",
+    "plot_interpolation",
+    "plot_traversal",
+    "plot_kl_per_dimension",
 ]
 
 
@@ -346,11 +349,7 @@ def _colormap(name: str):
     return matplotlib.colormaps[name]
 
 
-# --------------------------------------------------------------------------------------------
-# The latent space: interpolation, traversal, KL per dimension (vaelab.latent)
-# --------------------------------------------------------------------------------------------
-
-__all__ += ["plot_interpolation", "plot_traversal", "plot_kl_per_dimension"]
+# The latent space: interpolation, traversal, KL per dimension (vaelab.latent).
 
 
 def _unconditional(model, what: str) -> None:
