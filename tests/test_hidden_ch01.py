@@ -21,7 +21,7 @@ def sg_broadcast_first(m, v):
 
 def sg_normal_noise(m, v):
     eps = torch.normal(torch.zeros(torch.broadcast_shapes(m.shape, v.shape)), 1.0).to(m.dtype)
-    return m + eps * v ** 0.5
+    return m + eps * v**0.5
 
 
 def sg_rsample(m, v):
@@ -31,7 +31,11 @@ def sg_rsample(m, v):
 def sg_generator_first(m, v):
     # draws the noise in a different order (transposed): any valid use of the RNG is accepted
     m, v = torch.broadcast_tensors(m, v)
-    eps = torch.randn(m.shape[::-1], dtype=m.dtype).transpose(0, -1) if m.dim() > 1 else torch.randn(m.shape, dtype=m.dtype)
+    eps = (
+        torch.randn(m.shape[::-1], dtype=m.dtype).transpose(0, -1)
+        if m.dim() > 1
+        else torch.randn(m.shape, dtype=m.dtype)
+    )
     return m + v.sqrt() * eps
 
 
@@ -52,7 +56,9 @@ def kl_torch(qm, qv, pm, pv):
 
 
 def lb_bce(x, logits):
-    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits) if x.dim() < logits.dim() else x, reduction="none").sum(-1)
+    return -F.binary_cross_entropy_with_logits(
+        logits, x.expand_as(logits) if x.dim() < logits.dim() else x, reduction="none"
+    ).sum(-1)
 
 
 def lb_logsigmoid(x, logits):
@@ -134,7 +140,7 @@ def test_sample_gaussian_accepts_correct_answers(answer):
         (lambda m, v: m + v.sqrt() * torch.randn(m.shape[-1]), "same noise"),
         # noise of the shape of m (or v) alone: broadcast, the rows of z share it
         (lambda m, v: m + torch.sqrt(v) * torch.randn_like(m), "same noise"),
-        (lambda m, v: m + torch.normal(torch.zeros_like(v), torch.ones_like(v)) * v ** 0.5, "same noise"),
+        (lambda m, v: m + torch.normal(torch.zeros_like(v), torch.ones_like(v)) * v**0.5, "same noise"),
         (lambda m, v: m + v.sqrt() * torch.randn(m.shape, generator=torch.Generator().manual_seed(0)), "same sample"),
         (lambda m, v: ref.sample_gaussian(m, v), "reference implementation"),
     ],
@@ -158,7 +164,10 @@ def test_log_normal_accepts_correct_answers(answer):
         (lambda x, m, v: Normal(m, v).log_prob(x).sum(-1), "standard deviation"),
         (lambda x, m, v: -0.5 * (torch.log(2 * math.pi * v) + (x - m) ** 2 / v), "sum over the last dimension"),
         (lambda x, m, v: -0.5 * torch.sum(torch.log(2 * math.pi * v) + (x - m) ** 2 / v), "batch"),
-        (lambda x, m, v: -0.5 * torch.mean(torch.log(2 * math.pi * v) + (x - m) ** 2 / v, -1), "averaged over the last dimension"),
+        (
+            lambda x, m, v: -0.5 * torch.mean(torch.log(2 * math.pi * v) + (x - m) ** 2 / v, -1),
+            "averaged over the last dimension",
+        ),
         (lambda x, m, v: -0.5 * torch.sum(torch.log(2 * math.pi * v) + (x - m).detach() ** 2 / v, -1), "gradient"),
         (lambda x, m, v: ref.log_normal(x, m, v), "reference implementation"),
     ],
@@ -180,9 +189,12 @@ def test_kl_normal_accepts_correct_answers(answer):
         (lambda qm, qv, pm, pv: 0.5 * torch.sum(torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv, -1), "'- 1'"),
         (lambda qm, qv, pm, pv: kl_explicit(pm, pv, qm, qv), "swapped"),
         (lambda qm, qv, pm, pv: 0.5 * torch.sum(torch.log(qv / pv) + (qv + (qm - pm) ** 2) / pv - 1, -1), "log-ratio"),
-        (lambda qm, qv, pm, pv: 0.5 * torch.sum(-torch.log(qv) + qv + qm ** 2 - 1, -1), "N(0, I)"),
-        (lambda qm, qv, pm, pv: 0.5 * torch.mean(torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1, -1), "averaged over the last dimension"),
-        (lambda qm, qv, pm, pv: kl_explicit(qm, qv ** 2, pm, pv ** 2), "standard deviations"),
+        (lambda qm, qv, pm, pv: 0.5 * torch.sum(-torch.log(qv) + qv + qm**2 - 1, -1), "N(0, I)"),
+        (
+            lambda qm, qv, pm, pv: 0.5 * torch.mean(torch.log(pv / qv) + (qv + (qm - pm) ** 2) / pv - 1, -1),
+            "averaged over the last dimension",
+        ),
+        (lambda qm, qv, pm, pv: kl_explicit(qm, qv**2, pm, pv**2), "standard deviations"),
         (lambda qm, qv, pm, pv: ref.kl_normal(qm, qv, pm, pv), "reference implementation"),
     ],
 )
@@ -199,12 +211,25 @@ def test_log_bernoulli_accepts_correct_answers(answer):
 @pytest.mark.parametrize(
     "answer,fragment",
     [
-        (lambda x, l: -lb_logsigmoid(x, l), "sign is flipped"),
-        (lambda x, l: (x * torch.log(torch.sigmoid(l) + 1e-8) + (1 - x) * torch.log(1 - torch.sigmoid(l) + 1e-8)).sum(-1), "epsilon"),
-        (lambda x, l: (x * torch.log(torch.sigmoid(l)) + (1 - x) * torch.log(1 - torch.sigmoid(l))).sum(-1), "unstable"),
-        (lambda x, l: -F.binary_cross_entropy_with_logits(l, x, reduction="none").mean(-1), "averaged over pixels"),
-        (lambda x, l: -F.binary_cross_entropy_with_logits(l, x, reduction="sum"), "batch"),
-        (lambda x, l: ref.log_bernoulli_with_logits(x, l), "reference implementation"),
+        (lambda x, logits: -lb_logsigmoid(x, logits), "sign is flipped"),
+        (
+            lambda x, logits: (
+                x * torch.log(torch.sigmoid(logits) + 1e-8) + (1 - x) * torch.log(1 - torch.sigmoid(logits) + 1e-8)
+            ).sum(-1),
+            "epsilon",
+        ),
+        (
+            lambda x, logits: (
+                x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))
+            ).sum(-1),
+            "unstable",
+        ),
+        (
+            lambda x, logits: -F.binary_cross_entropy_with_logits(logits, x, reduction="none").mean(-1),
+            "averaged over pixels",
+        ),
+        (lambda x, logits: -F.binary_cross_entropy_with_logits(logits, x, reduction="sum"), "batch"),
+        (lambda x, logits: ref.log_bernoulli_with_logits(x, logits), "reference implementation"),
     ],
 )
 def test_log_bernoulli_rejects_mistakes(answer, fragment):

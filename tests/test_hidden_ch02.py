@@ -55,7 +55,8 @@ def lnm_log_softmax_weights(z, m, v):
 
 
 @pytest.mark.parametrize(
-    "answer", [lnm_logsumexp, lnm_explicit, lnm_manual_max, lnm_mixture_same_family, lnm_float64, lnm_log_softmax_weights]
+    "answer",
+    [lnm_logsumexp, lnm_explicit, lnm_manual_max, lnm_mixture_same_family, lnm_float64, lnm_log_softmax_weights],
 )
 def test_log_normal_mixture_accepts_correct_answers(answer):
     ch02.test_log_normal_mixture(answer)
@@ -69,22 +70,31 @@ def _components(z, m, v):
 @pytest.mark.parametrize(
     "answer,fragment",
     [
-        (lambda z, m, v: torch.log(torch.exp(_components(z, m, v)).sum(1)) - math.log(m.shape[1]), "underflows to -inf"),
+        (
+            lambda z, m, v: torch.log(torch.exp(_components(z, m, v)).sum(1)) - math.log(m.shape[1]),
+            "underflows to -inf",
+        ),
         (lambda z, m, v: torch.log(torch.exp(_components(z, m, v)).mean(1)), "underflows to -inf"),
         (lambda z, m, v: torch.logsumexp(_components(z, m, v), 1), "-log K is missing"),
         (lambda z, m, v: torch.logsumexp(_components(z, m, v), 1) - math.log(m.shape[0]), "-log K is missing"),
-        (lambda z, m, v: torch.logsumexp(_components(z, m, v), 1) + math.log(m.shape[1]), "added instead of subtracted"),
+        (
+            lambda z, m, v: torch.logsumexp(_components(z, m, v), 1) + math.log(m.shape[1]),
+            "added instead of subtracted",
+        ),
         (lambda z, m, v: _components(z, m, v).mean(1), "mean of logs"),
         (lambda z, m, v: _components(z, m, v).sum(1), "summed (a product of densities)"),
         (lambda z, m, v: _components(z, m, v).max(1).values, "closest component"),
         (lambda z, m, v: torch.logsumexp(_components(z, m, v), 0) - math.log(m.shape[1]), "over the batch dimension"),
         (
-            lambda z, m, v: (torch.logsumexp(-0.5 * (torch.log(2 * math.pi * v) + (z[:, None] - m) ** 2 / v), 1) - math.log(m.shape[1])).sum(-1),
+            lambda z, m, v: (
+                torch.logsumexp(-0.5 * (torch.log(2 * math.pi * v) + (z[:, None] - m) ** 2 / v), 1)
+                - math.log(m.shape[1])
+            ).sum(-1),
             "each latent coordinate is mixed separately",
         ),
         (lambda z, m, v: torch.logsumexp(ref.log_normal(z, m, v), -1) - math.log(m.shape[1]), "z.unsqueeze(1)"),
         (lambda z, m, v: -lnm_logsumexp(z, m, v), "sign is flipped"),
-        (lambda z, m, v: lnm_logsumexp(z, m, v ** 2), "standard deviation"),
+        (lambda z, m, v: lnm_logsumexp(z, m, v**2), "standard deviation"),
         (lambda z, m, v: torch.log(torch.exp(_components(z, m, v)).mean(1) + 1e-10), "epsilon"),
         (lambda z, m, v: lnm_logsumexp(z, m, v.detach()), "gradient"),
         (lambda z, m, v: torch.from_numpy(np.asarray(lnm_logsumexp(z, m, v).detach().numpy())), "gradient"),
@@ -109,7 +119,9 @@ def _escape(fragment):
 
 def test_log_normal_mixture_visible_check_names_the_underflow():
     with pytest.raises(AssertionError, match="underflows to -inf"):
-        check_log_normal_mixture(lambda z, m, v: torch.log(torch.exp(_components(z, m, v)).sum(1)) - math.log(m.shape[1]))
+        check_log_normal_mixture(
+            lambda z, m, v: torch.log(torch.exp(_components(z, m, v)).sum(1)) - math.log(m.shape[1])
+        )
 
 
 # ---------------------------------------------------------------- negative_elbo_bound
@@ -159,7 +171,9 @@ def nelbo_torch_distributions(model, x):
     z = q.rsample()
     rec = F.binary_cross_entropy_with_logits(model.decoder(z), x, reduction="none").sum(-1).mean()
     pm, pv = model.prior()
-    prior = MixtureSameFamily(Categorical(logits=torch.zeros(pm.shape[:-1], dtype=pm.dtype)), Independent(Normal(pm, pv.sqrt()), 1))
+    prior = MixtureSameFamily(
+        Categorical(logits=torch.zeros(pm.shape[:-1], dtype=pm.dtype)), Independent(Normal(pm, pv.sqrt()), 1)
+    )
     kl = (q.log_prob(z).sum(-1) - prior.log_prob(z)).mean()
     return rec + kl, kl, rec
 
@@ -175,7 +189,8 @@ def nelbo_unused_decoding(model, x):
 
 
 @pytest.mark.parametrize(
-    "answer", [nelbo_reference_style, nelbo_per_example_first, nelbo_log_prior, nelbo_torch_distributions, nelbo_unused_decoding]
+    "answer",
+    [nelbo_reference_style, nelbo_per_example_first, nelbo_log_prior, nelbo_torch_distributions, nelbo_unused_decoding],
 )
 def test_negative_elbo_bound_accepts_correct_answers_even_with_a_wrong_helper(answer):
     ch02.test_negative_elbo_bound(answer)
@@ -204,7 +219,7 @@ def make_wrong(style):
         if style == "rec_sign":
             return (-rec + kl).mean(), kl.mean(), -rec.mean()
         if style == "analytic_standard_normal":
-            k = (0.5 * (m ** 2 + v - torch.log(v) - 1).sum(-1)).mean()
+            k = (0.5 * (m**2 + v - torch.log(v) - 1).sum(-1)).mean()
             return rec.mean() + k, k, rec.mean()
         if style == "standard_normal_log_prior":
             k = (log_normal(z, m, v) - log_normal(z, torch.zeros_like(m), torch.ones_like(v))).mean()

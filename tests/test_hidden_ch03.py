@@ -14,6 +14,7 @@ from vaelab import reference as ref
 def _match(fragment):
     return fragment.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*").replace("+", r"\+")
 
+
 # ---------------------------------------------------------------- duplicate
 
 
@@ -140,7 +141,9 @@ def make_iwae(style):
         if style == "detached":
             z = z.detach()
         log_px_z = log_bernoulli_with_logits(xs, model.decode(z))
-        log_p = log_normal(z, torch.zeros_like(z), torch.ones_like(z)) if style == "standard_prior" else model.log_prior(z)
+        log_p = (
+            log_normal(z, torch.zeros_like(z), torch.ones_like(z)) if style == "standard_prior" else model.log_prior(z)
+        )
         log_q = log_normal(z, ms, vs)
         log_w = log_px_z + log_p - log_q
         if style == "no_q":
@@ -187,7 +190,8 @@ def iwae_three_dims(model, x, iw):
     eps = torch.randn(iw, *m.shape)
     z = m + v.sqrt() * eps
     log_px_z = -torch.nn.functional.binary_cross_entropy_with_logits(
-        model.decode(z), x.expand(iw, *x.shape), reduction="none").sum(-1)
+        model.decode(z), x.expand(iw, *x.shape), reduction="none"
+    ).sum(-1)
     log_q = Normal(m, v.sqrt()).log_prob(z).sum(-1)
     log_p = model.log_prior(z)
     log_w = log_px_z + log_p - log_q

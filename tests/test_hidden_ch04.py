@@ -43,7 +43,9 @@ def kl_cat_einsum(q, log_q, log_p):
     return torch.einsum("...y,...y->...", q, log_q - log_p)
 
 
-@pytest.mark.parametrize("answer", [kl_cat_direct, kl_cat_exp_of_log, kl_cat_entropy_form, kl_cat_torch_distributions, kl_cat_einsum])
+@pytest.mark.parametrize(
+    "answer", [kl_cat_direct, kl_cat_exp_of_log, kl_cat_entropy_form, kl_cat_torch_distributions, kl_cat_einsum]
+)
 def test_kl_cat_accepts_correct_answers(answer):
     ch04.test_kl_cat(answer)
     check_kl_cat(answer)

@@ -46,7 +46,7 @@ def nelbo_written_out(model, x, y):
     mean = model.decode(z, y)
     d = x.shape[1]
     rec = ((x - mean) ** 2).sum(-1) / (2 * 0.1) + 0.5 * d * math.log(2 * math.pi * 0.1)
-    kl = 0.5 * (v + m ** 2 - 1 - torch.log(v)).sum(-1)
+    kl = 0.5 * (v + m**2 - 1 - torch.log(v)).sum(-1)
     return (rec + kl).mean(), kl.mean(), rec.mean()
 
 
@@ -73,7 +73,9 @@ def nelbo_mse_loss(model, x, y):
     return rec + kl, kl, rec
 
 
-@pytest.mark.parametrize("answer", [nelbo_reference_style, nelbo_written_out, nelbo_torch_distributions, nelbo_mse_loss])
+@pytest.mark.parametrize(
+    "answer", [nelbo_reference_style, nelbo_written_out, nelbo_torch_distributions, nelbo_mse_loss]
+)
 def test_negative_elbo_bound_accepts_correct_answers_even_with_a_wrong_helper(answer):
     ch05.test_negative_elbo_bound(answer)
     assert kl_normal is not ref.kl_normal  # the substitution was undone
@@ -220,16 +222,40 @@ def make_wrong_grid(style):
             return means.clip(0, 1).reshape(model.y_dim, n_styles, -1)
         if style == "same_z":
             z0 = torch.randn(1, model.z_dim, generator=generator).expand(n_styles, -1)
-            return torch.stack([model.decode(z0, F.one_hot(torch.full((n_styles,), k), model.y_dim).float())
-                                for k in range(model.y_dim)]).reshape(model.y_dim, n_styles, *model.image_shape).clip(0, 1)
+            return (
+                torch.stack(
+                    [
+                        model.decode(z0, F.one_hot(torch.full((n_styles,), k), model.y_dim).float())
+                        for k in range(model.y_dim)
+                    ]
+                )
+                .reshape(model.y_dim, n_styles, *model.image_shape)
+                .clip(0, 1)
+            )
         if style == "uniform_z":
             zu = torch.rand(n_styles, model.z_dim, generator=generator)
-            return torch.stack([model.decode(zu, F.one_hot(torch.full((n_styles,), k), model.y_dim).float())
-                                for k in range(model.y_dim)]).reshape(model.y_dim, n_styles, *model.image_shape).clip(0, 1)
+            return (
+                torch.stack(
+                    [
+                        model.decode(zu, F.one_hot(torch.full((n_styles,), k), model.y_dim).float())
+                        for k in range(model.y_dim)
+                    ]
+                )
+                .reshape(model.y_dim, n_styles, *model.image_shape)
+                .clip(0, 1)
+            )
         if style == "ignores_generator":
             zg = torch.randn(n_styles, model.z_dim)
-            return torch.stack([model.decode(zg, F.one_hot(torch.full((n_styles,), k), model.y_dim).float())
-                                for k in range(model.y_dim)]).reshape(model.y_dim, n_styles, *model.image_shape).clip(0, 1)
+            return (
+                torch.stack(
+                    [
+                        model.decode(zg, F.one_hot(torch.full((n_styles,), k), model.y_dim).float())
+                        for k in range(model.y_dim)
+                    ]
+                )
+                .reshape(model.y_dim, n_styles, *model.image_shape)
+                .clip(0, 1)
+            )
         return means.clip(0, 1)
 
     return grid

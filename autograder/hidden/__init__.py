@@ -8,7 +8,7 @@ Each test checks the answer against ``vaelab``'s reference on many inputs throug
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

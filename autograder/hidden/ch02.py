@@ -6,8 +6,9 @@ import copy
 
 import torch
 
-from vaelab import reference as ref
 from vaelab import reference as objectives
+from vaelab import reference as ref
+from vaelab.models import GMVAE
 from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     Case,
@@ -17,9 +18,8 @@ from vaelab.reference.checks import (
     spread_prior,
     substituted,
 )
-from vaelab.models import GMVAE
 
-from . import _g, _randn, _pos, refuse_reference
+from . import _g, _pos, _randn, refuse_reference
 
 
 def _near_one_component(b, k, z_dim, seed, variance, dtype=torch.float32):
@@ -27,31 +27,87 @@ def _near_one_component(b, k, z_dim, seed, variance, dtype=torch.float32):
     the log-density of the closest component is large and positive (exp overflows in float32)."""
     m = _randn(1, k, z_dim, seed=seed, dtype=dtype, scale=3.0)
     v = torch.full((1, k, z_dim), variance, dtype=dtype)
-    z = m[0, :1] + variance ** 0.5 * _randn(b, z_dim, seed=seed + 1, dtype=dtype)
+    z = m[0, :1] + variance**0.5 * _randn(b, z_dim, seed=seed + 1, dtype=dtype)
     return z, m, v
 
 
 def test_log_normal_mixture(log_normal_mixture):
-    refuse_reference(log_normal_mixture, "log_normal_mixture", ref.log_normal_mixture, torch.zeros(2, 3), torch.zeros(1, 4, 3), torch.ones(1, 4, 3))
+    refuse_reference(
+        log_normal_mixture,
+        "log_normal_mixture",
+        ref.log_normal_mixture,
+        torch.zeros(2, 3),
+        torch.zeros(1, 4, 3),
+        torch.ones(1, 4, 3),
+    )
     cases = []
     for dtype in (torch.float32, torch.float64):
         name = str(dtype).replace("torch.", "")
         cases += [
-            Case(f"z (5, 3) against K = 4 components (1, 4, 3), {name}", (_randn(5, 3, seed=1, dtype=dtype), _randn(1, 4, 3, seed=2, dtype=dtype), _pos(1, 4, 3, seed=3, dtype=dtype))),
-            Case(f"z (100, 10) against K = 500 components (1, 500, 10), {name}", (_randn(100, 10, seed=4, dtype=dtype), _randn(1, 500, 10, seed=5, dtype=dtype, scale=0.5), _pos(1, 500, 10, seed=6, dtype=dtype))),
+            Case(
+                f"z (5, 3) against K = 4 components (1, 4, 3), {name}",
+                (
+                    _randn(5, 3, seed=1, dtype=dtype),
+                    _randn(1, 4, 3, seed=2, dtype=dtype),
+                    _pos(1, 4, 3, seed=3, dtype=dtype),
+                ),
+            ),
+            Case(
+                f"z (100, 10) against K = 500 components (1, 500, 10), {name}",
+                (
+                    _randn(100, 10, seed=4, dtype=dtype),
+                    _randn(1, 500, 10, seed=5, dtype=dtype, scale=0.5),
+                    _pos(1, 500, 10, seed=6, dtype=dtype),
+                ),
+            ),
             Case(
                 f"points far from every component (log-densities near -5000), {name}",
-                (60.0 + _randn(6, 3, seed=7, dtype=dtype), _randn(1, 5, 3, seed=8, dtype=dtype), _pos(1, 5, 3, seed=9, dtype=dtype)),
+                (
+                    60.0 + _randn(6, 3, seed=7, dtype=dtype),
+                    _randn(1, 5, 3, seed=8, dtype=dtype),
+                    _pos(1, 5, 3, seed=9, dtype=dtype),
+                ),
             ),
         ]
     cases += [
-        Case("a single point (B = 1) against K = 3 components", (_randn(1, 4, seed=10), _randn(1, 3, 4, seed=11), _pos(1, 3, 4, seed=12))),
-        Case("a single component (K = 1): the mixture is that Gaussian", (_randn(7, 2, seed=13), _randn(1, 1, 2, seed=14), _pos(1, 1, 2, seed=15))),
+        Case(
+            "a single point (B = 1) against K = 3 components",
+            (_randn(1, 4, seed=10), _randn(1, 3, 4, seed=11), _pos(1, 3, 4, seed=12)),
+        ),
+        Case(
+            "a single component (K = 1): the mixture is that Gaussian",
+            (_randn(7, 2, seed=13), _randn(1, 1, 2, seed=14), _pos(1, 1, 2, seed=15)),
+        ),
         Case("one latent dimension (Z = 1)", (_randn(9, 1, seed=16), _randn(1, 6, 1, seed=17), _pos(1, 6, 1, seed=18))),
-        Case("K = 2 identical components: the mixture is one Gaussian", (_randn(5, 3, seed=19), _randn(1, 1, 3, seed=20).expand(1, 2, 3).clone(), _pos(1, 1, 3, seed=21).expand(1, 2, 3).clone())),
-        Case("components of very different widths (variances 1e-3 to 1e3)", (_randn(8, 3, seed=22, scale=3.0), _randn(1, 4, 3, seed=23), torch.tensor([1e-3, 1e-1, 1e1, 1e3]).reshape(1, 4, 1).expand(1, 4, 3).clone())),
-        Case("points next to a narrow component (log-densities near +160: exp overflows in float32)", _near_one_component(4, 5, 20, seed=24, variance=1e-8), grad=False),
-        Case("points between two far-apart components", (torch.tensor([[0.0, 0.0], [49.0, 0.0], [-30.0, 1.0]]), torch.tensor([[[-50.0, 0.0], [50.0, 0.0]]]), torch.ones(1, 2, 2))),
+        Case(
+            "K = 2 identical components: the mixture is one Gaussian",
+            (
+                _randn(5, 3, seed=19),
+                _randn(1, 1, 3, seed=20).expand(1, 2, 3).clone(),
+                _pos(1, 1, 3, seed=21).expand(1, 2, 3).clone(),
+            ),
+        ),
+        Case(
+            "components of very different widths (variances 1e-3 to 1e3)",
+            (
+                _randn(8, 3, seed=22, scale=3.0),
+                _randn(1, 4, 3, seed=23),
+                torch.tensor([1e-3, 1e-1, 1e1, 1e3]).reshape(1, 4, 1).expand(1, 4, 3).clone(),
+            ),
+        ),
+        Case(
+            "points next to a narrow component (log-densities near +160: exp overflows in float32)",
+            _near_one_component(4, 5, 20, seed=24, variance=1e-8),
+            grad=False,
+        ),
+        Case(
+            "points between two far-apart components",
+            (
+                torch.tensor([[0.0, 0.0], [49.0, 0.0], [-30.0, 1.0]]),
+                torch.tensor([[[-50.0, 0.0], [50.0, 0.0]]]),
+                torch.ones(1, 2, 2),
+            ),
+        ),
     ]
     check_log_normal_mixture_cases(log_normal_mixture, cases)
 

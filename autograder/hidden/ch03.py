@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from vaelab import reference as ref
 from vaelab import reference as objectives
-from vaelab.reference.checks import REFERENCE_HELPERS, Case, check_duplicate_cases, check_iwae_bound, check_log_mean_exp_cases, substituted
+from vaelab import reference as ref
+from vaelab.reference.checks import (
+    REFERENCE_HELPERS,
+    Case,
+    check_duplicate_cases,
+    check_iwae_bound,
+    check_log_mean_exp_cases,
+    substituted,
+)
 
 from . import _g, _randn, refuse_reference
 

@@ -8,8 +8,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vaelab import reference as ref
 from vaelab import reference as objectives
+from vaelab import reference as ref
+from vaelab.models import SSVAE
 from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     FixedLogits,
@@ -23,7 +24,6 @@ from vaelab.reference.checks import (
     small_ssvae,
     substituted,
 )
-from vaelab.models import SSVAE
 
 from . import _g, _randn, refuse_reference
 
@@ -43,15 +43,35 @@ def test_kl_cat(kl_cat):
     for dtype in (torch.float32, torch.float64):
         name = str(dtype).replace("torch.", "")
         cases += [
-            kl_cat_case(f"q (8, 10) against the uniform prior (1, 10), {name}", _randn(8, 10, seed=1, dtype=dtype, scale=2.0), _uniform(1, 10, dtype=dtype)),
-            kl_cat_case(f"q (5, 4) against a non-uniform prior (5, 4), {name}", _randn(5, 4, seed=2, dtype=dtype), _log_softmax(5, 4, seed=3, dtype=dtype)),
-            kl_cat_case(f"q (3, 6, 10) with extra batch dimensions, prior (10,), {name}", _randn(3, 6, 10, seed=4, dtype=dtype, scale=3.0), _log_softmax(10, seed=5, dtype=dtype)),
+            kl_cat_case(
+                f"q (8, 10) against the uniform prior (1, 10), {name}",
+                _randn(8, 10, seed=1, dtype=dtype, scale=2.0),
+                _uniform(1, 10, dtype=dtype),
+            ),
+            kl_cat_case(
+                f"q (5, 4) against a non-uniform prior (5, 4), {name}",
+                _randn(5, 4, seed=2, dtype=dtype),
+                _log_softmax(5, 4, seed=3, dtype=dtype),
+            ),
+            kl_cat_case(
+                f"q (3, 6, 10) with extra batch dimensions, prior (10,), {name}",
+                _randn(3, 6, 10, seed=4, dtype=dtype, scale=3.0),
+                _log_softmax(10, seed=5, dtype=dtype),
+            ),
         ]
     cases += [
-        kl_cat_case("q equal to the prior: the KL is 0", _randn(4, 10, seed=6), torch.log_softmax(_randn(4, 10, seed=6), -1)),
+        kl_cat_case(
+            "q equal to the prior: the KL is 0", _randn(4, 10, seed=6), torch.log_softmax(_randn(4, 10, seed=6), -1)
+        ),
         kl_cat_case("a single example (B = 1), two classes", _randn(1, 2, seed=7), _log_softmax(1, 2, seed=8)),
-        kl_cat_case("confident q (logits up to ±40) against the uniform prior", _randn(6, 10, seed=9, scale=20.0), _uniform(1, 10)),
-        kl_cat_case("a peaked prior (log p down to -30)", _randn(5, 10, seed=10), _log_softmax(5, 10, seed=11, scale=10.0)),
+        kl_cat_case(
+            "confident q (logits up to ±40) against the uniform prior",
+            _randn(6, 10, seed=9, scale=20.0),
+            _uniform(1, 10),
+        ),
+        kl_cat_case(
+            "a peaked prior (log p down to -30)", _randn(5, 10, seed=10), _log_softmax(5, 10, seed=11, scale=10.0)
+        ),
     ]
     check_kl_cat_cases(kl_cat, cases)
 
@@ -74,7 +94,9 @@ def test_negative_elbo_bound(negative_elbo_bound):
         with substituted(negative_elbo_bound, **REFERENCE_HELPERS):
             check_ssvae_negative_elbo_bound(negative_elbo_bound, model=model, x=x, n_calls=30)
             # float64 models and data
-            check_ssvae_negative_elbo_bound(negative_elbo_bound, model=copy.deepcopy(model).double(), x=x.double(), n_calls=10)
+            check_ssvae_negative_elbo_bound(
+                negative_elbo_bound, model=copy.deepcopy(model).double(), x=x.double(), n_calls=10
+            )
             # three classes, a single image
             small = small_ssvae(seed=3, y_dim=3, x_dim=12)
             x1 = torch.bernoulli(torch.full((1, 12), 0.5), generator=_g(4))
@@ -90,20 +112,47 @@ def test_negative_elbo_bound(negative_elbo_bound):
 def test_classification_loss(classification_loss):
     logits = _randn(4, 10, seed=1)
     y = F.one_hot(torch.tensor([0, 1, 2, 3]), 10).float()
-    refuse_reference(classification_loss, "classification_loss", objectives.ssvae_classification_loss, FixedLogits(logits), torch.zeros(4, 4), y)
+    refuse_reference(
+        classification_loss,
+        "classification_loss",
+        objectives.ssvae_classification_loss,
+        FixedLogits(logits),
+        torch.zeros(4, 4),
+        y,
+    )
     cases = []
     for dtype in (torch.float32, torch.float64):
         name = str(dtype).replace("torch.", "")
         cases += [
-            classification_case(f"logits (100, 10), labels of every class, {name}", _randn(100, 10, seed=2, dtype=dtype, scale=2.0), torch.arange(100) % 10),
-            classification_case(f"logits (7, 3), three classes, {name}", _randn(7, 3, seed=3, dtype=dtype), torch.tensor([0, 2, 1, 1, 0, 2, 2])),
+            classification_case(
+                f"logits (100, 10), labels of every class, {name}",
+                _randn(100, 10, seed=2, dtype=dtype, scale=2.0),
+                torch.arange(100) % 10,
+            ),
+            classification_case(
+                f"logits (7, 3), three classes, {name}",
+                _randn(7, 3, seed=3, dtype=dtype),
+                torch.tensor([0, 2, 1, 1, 0, 2, 2]),
+            ),
         ]
     cases += [
         classification_case("a single example (B = 1)", _randn(1, 10, seed=4), torch.tensor([7])),
-        classification_case("confident and right (logits ±200)", 200 * F.one_hot(torch.tensor([1, 4, 4, 9]), 10).float() - 100, torch.tensor([1, 4, 4, 9])),
-        classification_case("confident and wrong (logits ±200: log(softmax) underflows)", 200 * torch.sign(_randn(5, 10, seed=5)), torch.tensor([0, 1, 2, 3, 4])),
-        classification_case("large shared offset (logits around 1000)", 1000 + _randn(6, 10, seed=6), torch.tensor([5, 4, 3, 2, 1, 0])),
+        classification_case(
+            "confident and right (logits ±200)",
+            200 * F.one_hot(torch.tensor([1, 4, 4, 9]), 10).float() - 100,
+            torch.tensor([1, 4, 4, 9]),
+        ),
+        classification_case(
+            "confident and wrong (logits ±200: log(softmax) underflows)",
+            200 * torch.sign(_randn(5, 10, seed=5)),
+            torch.tensor([0, 1, 2, 3, 4]),
+        ),
+        classification_case(
+            "large shared offset (logits around 1000)", 1000 + _randn(6, 10, seed=6), torch.tensor([5, 4, 3, 2, 1, 0])
+        ),
     ]
     check_classification_loss_cases(classification_loss, cases)
     check_classification_loss_model(classification_loss)
-    check_classification_loss_model(classification_loss, model=_model(8, dtype=torch.float64, z_dim=4, x_dim=30, hidden=24), batch=20)
+    check_classification_loss_model(
+        classification_loss, model=_model(8, dtype=torch.float64, z_dim=4, x_dim=30, hidden=24), batch=20
+    )

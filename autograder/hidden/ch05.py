@@ -8,6 +8,7 @@ import torch
 
 from vaelab import reference as objectives
 from vaelab.checks.ch05 import check_random_state
+from vaelab.models import FSVAE
 from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     check_fsvae_negative_elbo_bound,
@@ -15,7 +16,6 @@ from vaelab.reference.checks import (
     small_fsvae,
     substituted,
 )
-from vaelab.models import FSVAE
 
 from . import _g, refuse_reference
 

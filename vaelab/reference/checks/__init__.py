@@ -17,7 +17,8 @@ number of cases that passed.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
@@ -41,7 +42,6 @@ from vaelab.checks.engine import (  # noqa: F401  (the chapter modules import th
 )
 
 
-
 def _diagnose(name: str, got: Any, expected: torch.Tensor, case: Case, mistakes: Iterable[Mistake]) -> str:
     for mistake in mistakes:
         try:
@@ -51,14 +51,19 @@ def _diagnose(name: str, got: Any, expected: torch.Tensor, case: Case, mistakes:
         if _close(got, wrong) and not _close(wrong, expected):
             return f"{name} on {case.description}: {mistake.message}"
     if not isinstance(got, torch.Tensor):
-        return f"{name} on {case.description} returned {type(got).__name__}, expected a torch.Tensor of shape {tuple(expected.shape)}."
+        return (
+            f"{name} on {case.description} returned {type(got).__name__}, expected a torch.Tensor of shape "
+            f"{tuple(expected.shape)}."
+        )
     if got.shape != expected.shape:
         hint = ""
         if got.dim() == expected.dim() + 1:
             hint = " Did you forget to sum over the last dimension?"
         elif got.dim() == 0 and expected.dim() > 0:
             hint = " Did you sum or average over the batch too? Keep the batch dimensions."
-        return f"{name} on {case.description} returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}.{hint}"
+        return (
+            f"{name} on {case.description} returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}.{hint}"
+        )
     if not torch.isfinite(got).all() and torch.isfinite(expected).all():
         return (
             f"{name} on {case.description} returned inf or nan where the answer is finite: the computation is "
@@ -71,12 +76,18 @@ def _diagnose(name: str, got: Any, expected: torch.Tensor, case: Case, mistakes:
     if (e.abs() > 1e-6).all():
         r = g / e
         if torch.allclose(r, r[0].expand_as(r), rtol=1e-3) and abs(r[0].item() - 1) > 1e-3:
-            ratio = f" Every value is {r[0].item():.4g} times the expected one: look for a missing or extra constant factor."
+            ratio = (
+                f" Every value is {r[0].item():.4g} times the expected one: look for a missing or extra "
+                "constant factor."
+            )
     near = ""
     rel = err / (expected.detach().double().abs().max().item() + 1e-12)
     if not ratio and rel < 1e-2 and name in NEAR_MISS_HINTS:
         near = " " + NEAR_MISS_HINTS[name]
-    return f"{name} on {case.description}: values differ from the expected ones (largest difference {err:.3g}).{ratio}{near}"
+    return (
+        f"{name} on {case.description}: values differ from the expected ones (largest difference "
+        f"{err:.3g}).{ratio}{near}"
+    )
 
 
 def check_against_reference(
@@ -94,7 +105,10 @@ def check_against_reference(
     mistakes = list(mistakes)
     n = 0
     for case in cases:
-        args = tuple(a.detach().clone().requires_grad_(case.grad and a.is_floating_point()) if isinstance(a, torch.Tensor) else a for a in case.args)
+        args = tuple(
+            a.detach().clone().requires_grad_(case.grad and a.is_floating_point()) if isinstance(a, torch.Tensor) else a
+            for a in case.args
+        )
         case = Case(case.description, args, case.grad)
         expected = reference(*args)
         got = _call(student, name, args)
@@ -141,17 +155,18 @@ def check_on_its_own(check: Callable[[], Any], fn: Callable, name: str) -> Any:
         return result
 
 
-
 # The chapter modules import the comparison above from this package, so they come after it.
 from . import ch01, ch02, ch03, ch04, ch05  # noqa: E402
 
 CHAPTERS = (ch01, ch02, ch03, ch04, ch05)
 #: Known mistakes by exercise name: the chapters' catalogues, merged.
 MISTAKES: dict[str, list[Mistake]] = {
-    name: m for module in CHAPTERS for name, m in getattr(module, "MISTAKES", {}).items()}
+    name: m for module in CHAPTERS for name, m in getattr(module, "MISTAKES", {}).items()
+}
 #: Appended to a "values differ" message when the error is small relative to the values.
 NEAR_MISS_HINTS: dict[str, str] = {
-    name: hint for module in CHAPTERS for name, hint in getattr(module, "NEAR_MISS_HINTS", {}).items()}
+    name: hint for module in CHAPTERS for name, hint in getattr(module, "NEAR_MISS_HINTS", {}).items()
+}
 # The chapters' full checks, for the hidden tests: ``from vaelab.reference.checks import ...``.
 for _module in CHAPTERS:
     globals().update({name: getattr(_module, name) for name in _module.__all__})

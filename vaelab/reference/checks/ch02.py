@@ -13,21 +13,22 @@ than the reconstruction is caught. A statistical comparison over many calls back
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from vaelab import reference as ref
 from vaelab import reference as objectives
+from vaelab import reference as ref
+
 from . import (
     Case,
     CheckFailed,
     Mistake,
     _call,
-    _require_gradient,
     _g,
     _pos,
     _randn,
+    _require_gradient,
     _scalar,
     check_against_reference,
 )
@@ -70,77 +71,85 @@ def _per_coordinate(z, m, v):  # logsumexp over K of each coordinate, then the s
     return (torch.logsumexp(element, dim=-2) - _log_k(m)).sum(-1)
 
 
-NEAR_MISS_HINTS.update({
-    "log_normal_mixture": (
-        "Small differences like this come from an epsilon added inside a log or to the variances, or from an "
-        "approximate log K."
-    ),
-})
+NEAR_MISS_HINTS.update(
+    {
+        "log_normal_mixture": (
+            "Small differences like this come from an epsilon added inside a log or to the variances, or from an "
+            "approximate log K."
+        ),
+    }
+)
 
-MISTAKES.update({
-    "log_normal_mixture": [
-        Mistake(
-            "log(sum(exp(.))) underflows to -inf (or overflows to +inf) when the components' log-densities are far "
-            "from 0, as they are for a point far from every component: use torch.logsumexp, which subtracts the "
-            "largest term before exponentiating.",
-            _naive,
-        ),
-        Mistake(
-            "the -log K is missing: the mixture weights are 1/K, so log p(z) = logsumexp_k log N(z; m_k, v_k) - log K.",
-            lambda z, m, v: torch.logsumexp(_components(z, m, v), -1),
-        ),
-        Mistake(
-            "log K is added instead of subtracted: the weights 1/K contribute log(1/K) = -log K.",
-            lambda z, m, v: torch.logsumexp(_components(z, m, v), -1) + _log_k(m),
-        ),
-        Mistake(
-            "the components' log-densities are averaged (a mean of logs) instead of combined with a log-sum-exp "
-            "(the log of the mean density): use torch.logsumexp(., dim) - log K.",
-            lambda z, m, v: _components(z, m, v).mean(-1),
-        ),
-        Mistake(
-            "the components' log-densities are summed (a product of densities) instead of combined with a "
-            "log-sum-exp: use torch.logsumexp(., dim) - log K.",
-            lambda z, m, v: _components(z, m, v).sum(-1),
-        ),
-        Mistake(
-            "the components' log-densities are summed (a product of densities) instead of combined with a "
-            "log-sum-exp: use torch.logsumexp(., dim) - log K.",
-            lambda z, m, v: _components(z, m, v).sum(-1) - _log_k(m),
-        ),
-        Mistake(
-            "this keeps only the closest component (a max over components) instead of the log-sum-exp of all of them.",
-            lambda z, m, v: _components(z, m, v).max(-1).values - _log_k(m),
-        ),
-        Mistake(
-            "this keeps only the closest component (a max over components) instead of the log-sum-exp of all of them.",
-            lambda z, m, v: _components(z, m, v).max(-1).values,
-        ),
-        Mistake(
-            "the log-sum-exp runs over the batch dimension instead of the components: the (B, K) log-densities must "
-            "be combined over K (the last dimension).",
-            lambda z, m, v: torch.logsumexp(_components(z, m, v), 0) - _log_k(m),
-        ),
-        Mistake(
-            "each latent coordinate is mixed separately (log-sum-exp over components first, sum over coordinates "
-            "after): a component is one Z-dimensional Gaussian, so sum its log-density over the coordinates first "
-            "(log_normal does), then combine the K components.",
-            _per_coordinate,
-        ),
-        Mistake(
-            "the sign is flipped: this is -log p(z).",
-            lambda z, m, v: -ref.log_normal_mixture(z, m, v),
-        ),
-        Mistake(
-            "v is treated as a standard deviation: in this course v is the variance.",
-            lambda z, m, v: ref.log_normal_mixture(z, m, v.pow(2)),
-        ),
-        Mistake(
-            "v is treated as a log-variance: in this course v is the variance (v > 0).",
-            lambda z, m, v: ref.log_normal_mixture(z, m, v.exp()),
-        ),
-    ],
-})
+MISTAKES.update(
+    {
+        "log_normal_mixture": [
+            Mistake(
+                "log(sum(exp(.))) underflows to -inf (or overflows to +inf) when the components' log-densities are far "
+                "from 0, as they are for a point far from every component: use torch.logsumexp, which subtracts the "
+                "largest term before exponentiating.",
+                _naive,
+            ),
+            Mistake(
+                "the -log K is missing: the mixture weights are 1/K, so log p(z) = logsumexp_k log N(z; m_k, v_k) "
+                "- log K.",
+                lambda z, m, v: torch.logsumexp(_components(z, m, v), -1),
+            ),
+            Mistake(
+                "log K is added instead of subtracted: the weights 1/K contribute log(1/K) = -log K.",
+                lambda z, m, v: torch.logsumexp(_components(z, m, v), -1) + _log_k(m),
+            ),
+            Mistake(
+                "the components' log-densities are averaged (a mean of logs) instead of combined with a log-sum-exp "
+                "(the log of the mean density): use torch.logsumexp(., dim) - log K.",
+                lambda z, m, v: _components(z, m, v).mean(-1),
+            ),
+            Mistake(
+                "the components' log-densities are summed (a product of densities) instead of combined with a "
+                "log-sum-exp: use torch.logsumexp(., dim) - log K.",
+                lambda z, m, v: _components(z, m, v).sum(-1),
+            ),
+            Mistake(
+                "the components' log-densities are summed (a product of densities) instead of combined with a "
+                "log-sum-exp: use torch.logsumexp(., dim) - log K.",
+                lambda z, m, v: _components(z, m, v).sum(-1) - _log_k(m),
+            ),
+            Mistake(
+                "this keeps only the closest component (a max over components) instead of the log-sum-exp of all "
+                "of them.",
+                lambda z, m, v: _components(z, m, v).max(-1).values - _log_k(m),
+            ),
+            Mistake(
+                "this keeps only the closest component (a max over components) instead of the log-sum-exp of all "
+                "of them.",
+                lambda z, m, v: _components(z, m, v).max(-1).values,
+            ),
+            Mistake(
+                "the log-sum-exp runs over the batch dimension instead of the components: the (B, K) log-densities "
+                "must "
+                "be combined over K (the last dimension).",
+                lambda z, m, v: torch.logsumexp(_components(z, m, v), 0) - _log_k(m),
+            ),
+            Mistake(
+                "each latent coordinate is mixed separately (log-sum-exp over components first, sum over coordinates "
+                "after): a component is one Z-dimensional Gaussian, so sum its log-density over the coordinates first "
+                "(log_normal does), then combine the K components.",
+                _per_coordinate,
+            ),
+            Mistake(
+                "the sign is flipped: this is -log p(z).",
+                lambda z, m, v: -ref.log_normal_mixture(z, m, v),
+            ),
+            Mistake(
+                "v is treated as a standard deviation: in this course v is the variance.",
+                lambda z, m, v: ref.log_normal_mixture(z, m, v.pow(2)),
+            ),
+            Mistake(
+                "v is treated as a log-variance: in this course v is the variance (v > 0).",
+                lambda z, m, v: ref.log_normal_mixture(z, m, v.exp()),
+            ),
+        ],
+    }
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,11 +166,20 @@ def check_log_normal_mixture_cases(log_normal_mixture: Callable, cases, verbose:
     """Compare with the reference on ``cases``, with a hint when broadcasting z fails."""
     try:
         return check_against_reference(
-            log_normal_mixture, "log_normal_mixture", ref.log_normal_mixture, cases, MISTAKES["log_normal_mixture"], verbose
+            log_normal_mixture,
+            "log_normal_mixture",
+            ref.log_normal_mixture,
+            cases,
+            MISTAKES["log_normal_mixture"],
+            verbose,
         )
     except CheckFailed as failure:
         message = str(failure)
-        if "raised" in message and ("must match the size" in message or "shape" in message) and "unsqueeze" not in message:
+        if (
+            "raised" in message
+            and ("must match the size" in message or "shape" in message)
+            and "unsqueeze" not in message
+        ):
             raise CheckFailed(message.rstrip(". ") + "." + _UNSQUEEZE_HINT) from None
         raise
 
@@ -195,7 +213,10 @@ def _three_scalars(name, out):
         raise CheckFailed(f"{name} must return a tuple (nelbo, kl, rec); it returned {type(out).__name__}.")
     if not all(_scalar(t) for t in out):
         shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in out]
-        raise CheckFailed(f"{name} must return three scalars (means over the batch); got shapes {shapes}. Average over the batch with .mean().")
+        raise CheckFailed(
+            f"{name} must return three scalars (means over the batch); got shapes {shapes}. Average over the batch "
+            "with .mean()."
+        )
     return out
 
 
@@ -227,7 +248,8 @@ def _decoded_sample(name, tap, model, x, post, prior, rec, kl):
             shaped.append(z)
     if not shaped:
         raise CheckFailed(
-            f"{name} decoded z of shape {tuple(tap.inputs[0].shape)}; expected one sample per image, shape {tuple(qm.shape)}."
+            f"{name} decoded z of shape {tuple(tap.inputs[0].shape)}; expected one sample per image, shape "
+            f"{tuple(qm.shape)}."
         )
     if len(shaped) == 1:
         return shaped[0]
@@ -329,14 +351,23 @@ def _kl_hint(kl, z, qm, qv, pm, pv, x) -> str | None:
 
 def _mean_over_calls(name, negative_elbo_bound, model, x, n_calls, index):
     with torch.no_grad():
-        values = torch.stack([_three_scalars(name, _call(negative_elbo_bound, name, (model, x)))[index].detach().double() for _ in range(n_calls)])
+        values = torch.stack(
+            [
+                _three_scalars(name, _call(negative_elbo_bound, name, (model, x)))[index].detach().double()
+                for _ in range(n_calls)
+            ]
+        )
         gen = _g(123)
-        ref_values = torch.stack([objectives.gmvae_negative_elbo_bound(model, x, generator=gen)[index].double() for _ in range(4 * n_calls)])
+        ref_values = torch.stack(
+            [objectives.gmvae_negative_elbo_bound(model, x, generator=gen)[index].double() for _ in range(4 * n_calls)]
+        )
     se = math.sqrt(values.var().item() / n_calls + ref_values.var().item() / (4 * n_calls)) + 1e-9
     return values, ref_values, se
 
 
-def check_gmvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x=None, n_calls: int = 20, n_draws: int = 8) -> int:
+def check_gmvae_negative_elbo_bound(
+    negative_elbo_bound: Callable, model=None, x=None, n_calls: int = 20, n_draws: int = 8
+) -> int:
     """Check ``negative_elbo_bound(model, x) -> (nelbo, kl, rec)`` of the GMVAE.
 
     * three scalars with ``nelbo = rec + kl``;
@@ -368,7 +399,10 @@ def check_gmvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
     zd = z.detach()
     rec_ref, kl_ref = _reference_terms(model, x, zd, qm, qv, pm, pv)
     if not _near(rec.detach(), rec_ref):
-        raise CheckFailed(f"{name}: rec = {rec.item():.5g}, but -log p(x|z) at the decoded z is {rec_ref.item():.5g}.{_rec_hint(rec, rec_ref, x)}")
+        raise CheckFailed(
+            f"{name}: rec = {rec.item():.5g}, but -log p(x|z) at the decoded z is "
+            f"{rec_ref.item():.5g}.{_rec_hint(rec, rec_ref, x)}"
+        )
     n += 1
     if not _near(kl.detach(), kl_ref):
         hint = _kl_hint(kl.detach(), zd, qm, qv, pm, pv, x)
@@ -380,8 +414,14 @@ def check_gmvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
                     "use the same sample z for the KL estimate and for the reconstruction term."
                 )
             else:
-                hint = "Estimate it with one sample: kl = mean over the batch of log_normal(z, m, v) - log_normal_mixture(z, *model.prior())."
-        raise CheckFailed(f"{name}: kl = {kl.item():.5g}, but log q(z|x) - log p(z) at the decoded z averages to {kl_ref.item():.5g}. {hint}")
+                hint = (
+                    "Estimate it with one sample: kl = mean over the batch of log_normal(z, m, v) - "
+                    "log_normal_mixture(z, *model.prior())."
+                )
+        raise CheckFailed(
+            f"{name}: kl = {kl.item():.5g}, but log q(z|x) - log p(z) at the decoded z averages to "
+            f"{kl_ref.item():.5g}. {hint}"
+        )
     n += 1
     # 2. A fresh draw from q(z|x) at every call.
     draws = [zd]
@@ -406,10 +446,17 @@ def check_gmvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
     model.zero_grad(set_to_none=True)
     nelbo, kl, rec = _call(negative_elbo_bound, name, (model, x))
     if not (nelbo.requires_grad and rec.requires_grad and kl.requires_grad):
-        raise CheckFailed(f"{name}: nelbo, kl or rec has no gradient; do not use .item(), .detach() or torch.no_grad() in the objective.")
+        raise CheckFailed(
+            f"{name}: nelbo, kl or rec has no gradient; do not use .item(), .detach() or torch.no_grad() in the "
+            "objective."
+        )
     rec.backward(retain_graph=True)
     for part in ("encoder", "decoder"):
-        _require_gradient(getattr(model, part), f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * eps, not detached.")
+        _require_gradient(
+            getattr(model, part),
+            f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * "
+            "eps, not detached.",
+        )
     model.zero_grad(set_to_none=True)
     kl.backward()
     if model.z_pre.grad is None or float(model.z_pre.grad.abs().sum()) == 0:
@@ -417,8 +464,10 @@ def check_gmvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
             f"{name}: no gradient of kl reaches the mixture's parameters (model.z_pre): the prior is learned through "
             "the KL term, so compute log p(z) from model.prior() without detaching it."
         )
-    _require_gradient(model.encoder, f"{name}: no gradient of kl reaches the encoder; compute log q(z|x) from the encoder's m, v at the reparameterised z.")
+    _require_gradient(
+        model.encoder,
+        f"{name}: no gradient of kl reaches the encoder; compute log q(z|x) from the encoder's m, v at the "
+        "reparameterised z.",
+    )
     model.zero_grad(set_to_none=True)
     return n + 1
-
-

@@ -1,4 +1,4 @@
-"""Chapter 3 (IWAE): the known mistakes and the visible checks of its three exercises.
+"""Chapter 3 (IWAE): the visible checks of its three exercises (the known mistakes: :mod:`.ch03_mistakes`).
 
 ``check_*`` functions are what the notebook's check cells call; the hidden tests of
 ``autograder.hidden.ch03`` run the same checks on more inputs and with more samples.
@@ -20,23 +20,24 @@ functions of Chapter 1. ``negative_iwae_bound`` is stochastic, and is checked
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from vaelab import reference as ref
 from vaelab import reference as objectives
+from vaelab import reference as ref
+
 from . import (
     CheckFailed,
-    Mistake,
     _call,
-    _require_gradient,
     _g,
     _randn,
+    _require_gradient,
     _scalar,
     check_against_reference,
 )
+from .ch03_mistakes import IWAE_MISTAKES, MISTAKES, NEAR_MISS_HINTS  # noqa: F401  (merged by the package)
 
 __all__ = [
     "check_duplicate_cases",
@@ -45,114 +46,6 @@ __all__ = [
     "ExactPosterior",
     "IWAE_MISTAKES",
 ]
-
-# --------------------------------------------------------------------------------------------------
-# duplicate and log_mean_exp: the catalogue of known mistakes.
-# --------------------------------------------------------------------------------------------------
-
-#: This chapter's known mistakes by exercise name (merged with the others' in the package).
-MISTAKES: dict[str, list[Mistake]] = {}
-#: Hints appended to a "values differ" message when the error is small, by exercise name.
-NEAR_MISS_HINTS: dict[str, str] = {}
-
-
-def _lme_naive(x, dim):
-    return torch.log(torch.exp(x).mean(dim))
-
-
-def _lme_shift_not_added_back(x, dim):
-    top = x.max(dim, keepdim=True).values
-    return torch.log(torch.exp(x - top).mean(dim))
-
-
-_WRONG_COUNT = (
-    "the log of the count is wrong: n is x.shape[dim], the number of values averaged over, "
-    "not the size of another dimension or of the whole tensor."
-)
-
-MISTAKES.update({
-    "duplicate": [
-        Mistake(
-            "the copies are example-major (x[0], x[0], ..., x[1], x[1], ...), as repeat_interleave or stacking "
-            "on dimension 1 gives. duplicate must be repetition-major: all of x, then all of x again "
-            "(x.repeat(rep, 1) or torch.cat([x] * rep)), so that row r * B + b is x[b].",
-            lambda x, rep: x.repeat_interleave(rep, dim=0),
-        ),
-        Mistake(
-            "the copies are concatenated along the last dimension, giving (B, rep * D): stack them along the "
-            "batch dimension (dim 0) instead, giving (rep * B, D).",
-            lambda x, rep: torch.cat([x] * rep, dim=-1),
-        ),
-        Mistake(
-            "the result has shape (rep, B, D): merge the first two dimensions into one of size rep * B "
-            "(reshape(rep * x.shape[0], ...)).",
-            lambda x, rep: x.expand(rep, *x.shape),
-        ),
-        Mistake(
-            "the result has shape (B, rep, D): stack the copies one after the other along dimension 0, "
-            "giving (rep * B, D), repetition-major.",
-            lambda x, rep: torch.stack([x] * rep, dim=1),
-        ),
-    ],
-    "log_mean_exp": [
-        Mistake(
-            "log(mean(exp(x))) is computed directly: exp overflows to inf for x above about 88 in float32 and "
-            "underflows to 0 below about -104, so the log is inf or -inf. Use torch.logsumexp(x, dim) - log(n), "
-            "or subtract the maximum before exponentiating and add it back afterwards.",
-            _lme_naive,
-        ),
-        *[
-            Mistake(
-                "log(mean(exp(x))) is computed with an epsilon or a clamp inside the log: exp(x) underflows to 0 for "
-                "very negative x, and the epsilon then decides the result. Use torch.logsumexp(x, dim) - log(n).",
-                impl,
-            )
-            for eps in (1e-6, 1e-8, 1e-10, 1e-12, 1e-20, 1e-30)
-            for impl in (
-                lambda x, dim, eps=eps: torch.log(torch.exp(x).mean(dim) + eps),
-                lambda x, dim, eps=eps: torch.log(torch.exp(x).mean(dim).clamp(min=eps)),
-            )
-        ],
-        Mistake(
-            "this is log(sum(exp(x))): the mean divides by n, so subtract log(n) with n = x.shape[dim].",
-            lambda x, dim: torch.logsumexp(x, dim),
-        ),
-        Mistake(
-            "log(n) is added instead of subtracted: log(mean) = logsumexp - log(n).",
-            lambda x, dim: torch.logsumexp(x, dim) + math.log(x.shape[dim]),
-        ),
-        Mistake(
-            "the maximum subtracted inside the exponential is not added back: "
-            "log mean exp(x) = max + log mean exp(x - max).",
-            _lme_shift_not_added_back,
-        ),
-        Mistake(
-            "the averaged dimension is kept (keepdim=True): the result must not have the dimension dim.",
-            lambda x, dim: torch.logsumexp(x, dim, keepdim=True) - math.log(x.shape[dim]),
-        ),
-        Mistake("this is the mean of x: the exercise is the log of the mean of exp(x).", lambda x, dim: x.mean(dim)),
-        Mistake(_WRONG_COUNT, lambda x, dim: torch.logsumexp(x, dim) - math.log(x.shape[0])),
-        Mistake(_WRONG_COUNT, lambda x, dim: torch.logsumexp(x, dim) - math.log(x.shape[-1])),
-        Mistake(_WRONG_COUNT, lambda x, dim: torch.logsumexp(x, dim) - math.log(x.numel())),
-        Mistake(
-            "log(n) uses the wrong base: natural logarithms throughout (math.log, not math.log10 or math.log2).",
-            lambda x, dim: torch.logsumexp(x, dim) - math.log10(x.shape[dim]),
-        ),
-        Mistake(
-            "the average runs over the wrong dimension: use the dim argument (negative values count from the end).",
-            lambda x, dim: ref.log_mean_exp(x, 0),
-        ),
-        Mistake(
-            "the average runs over the wrong dimension: use the dim argument (negative values count from the end).",
-            lambda x, dim: ref.log_mean_exp(x, -1),
-        ),
-    ],
-})
-
-NEAR_MISS_HINTS.update({
-    "log_mean_exp": "Small differences like this come from an epsilon inside a log, or from a clamp before the exponential.",
-})
-
 
 # --------------------------------------------------------------------------------------------------
 # duplicate and log_mean_exp: comparisons with the reference.
@@ -167,118 +60,6 @@ def check_duplicate_cases(duplicate: Callable, cases) -> int:
 def check_log_mean_exp_cases(log_mean_exp: Callable, cases) -> int:
     """Compare ``log_mean_exp`` with the reference on ``cases``; returns the number of cases."""
     return check_against_reference(log_mean_exp, "log_mean_exp", ref.log_mean_exp, cases, MISTAKES["log_mean_exp"])
-
-
-# --------------------------------------------------------------------------------------------------
-# negative_iwae_bound: the known mistakes, written with the reference helpers.
-# --------------------------------------------------------------------------------------------------
-
-
-def _parts(model, x, iw, generator=None, interleave=False, prior="model"):
-    """``log p(x|z)``, ``log p(z)``, ``log q(z|x)`` of ``iw`` samples per example, each ``(iw * B,)``
-    repetition-major (example-major with ``interleave``), and the encoder's ``(m, v)``."""
-    dup = (lambda t: t.repeat_interleave(iw, dim=0)) if interleave else (lambda t: ref.duplicate(t, iw))
-    qm, qv = model.encode(x)
-    qm_s, qv_s, x_s = dup(qm), dup(qv), dup(x)
-    z = ref.sample_gaussian(qm_s, qv_s, generator=generator)
-    log_px_z = ref.log_bernoulli_with_logits(x_s, model.decode(z))
-    if prior == "standard":  # N(0, I) whatever the model's prior
-        log_p = ref.log_normal(z, torch.zeros_like(z), torch.ones_like(z))
-    else:
-        log_p = model.log_prior(z)
-    return log_px_z, log_p, ref.log_normal(z, qm_s, qv_s), (qm, qv)
-
-
-def _iwae_from_weights(log_w, x, iw, layout="SB", reduce="lme", batch="mean"):
-    """``-mean log_mean_exp`` of ``log_w: (iw * B,)`` (repetition-major), or one of its known wrong variants."""
-    B = x.shape[0]
-    if layout == "BS":  # mixes examples when log_w is repetition-major
-        per_example, dim = log_w.reshape(B, iw), 1
-    elif layout == "batch":  # the log-mean-exp over the examples instead of the samples
-        per_example, dim = log_w.reshape(iw, B), 1
-    else:
-        per_example, dim = log_w.reshape(iw, B), 0
-    if reduce == "lme":
-        bound = ref.log_mean_exp(per_example, dim)
-    elif reduce == "lse":
-        bound = torch.logsumexp(per_example, dim)
-    else:  # "mean": the average of the log-weights (the ELBO)
-        bound = per_example.mean(dim)
-    return -(bound.sum() if batch == "sum" else bound.mean())
-
-
-def _mistake(layout="SB", reduce="lme", batch="mean", sign=1.0, weights="full", interleave=False, prior="model"):
-    """A wrong ``negative_iwae_bound(model, x, iw, generator=None)`` built from the reference helpers."""
-
-    def impl(model, x, iw, generator=None):
-        log_px_z, log_p, log_q, (qm, qv) = _parts(model, x, iw, generator, interleave=interleave, prior=prior)
-        kl, rec = (log_q - log_p).mean(), -log_px_z.mean()
-        if weights == "full":
-            log_w = log_px_z + log_p - log_q
-        elif weights == "no_q":
-            log_w = log_px_z + log_p
-        elif weights == "no_p":
-            log_w = log_px_z - log_q
-        elif weights == "rec_only_mc":  # log-mean-exp of log p(x|z) alone, the Monte Carlo KL added outside
-            return _iwae_from_weights(log_px_z, x, iw, layout, reduce, batch) + kl, kl, rec
-        elif weights == "rec_only_analytic":  # the same with the analytic KL of a VAE
-            pm, pv = model.prior()
-            kl_a = ref.kl_normal(qm, qv, pm, pv).mean()
-            return _iwae_from_weights(log_px_z, x, iw, layout, reduce, batch) + kl_a, kl_a, rec
-        else:
-            raise ValueError(weights)
-        return sign * _iwae_from_weights(log_w, x, iw, layout, reduce, batch), kl, rec
-
-    return impl
-
-
-_MIXED = (
-    "samples of different examples are mixed in one log-mean-exp. With duplicate (repetition-major), row "
-    "r * B + b belongs to example b, so reshape the log-weights to (iw, B) and average over dim 0; "
-    "(B, iw) would be right only for example-major copies (repeat_interleave)."
-)
-
-#: Known wrong ``negative_iwae_bound`` implementations: ``impl(model, x, iw, generator=None)``.
-IWAE_MISTAKES: list[Mistake] = [
-    Mistake(
-        "niwae is the average of the log-weights, which is the negative ELBO: it does not get tighter as iw grows. "
-        "The bound takes the log of the average of the weights: log_mean_exp of the log-weights over the iw samples.",
-        _mistake(reduce="mean"),
-    ),
-    Mistake("the -log(iw) of the log-mean-exp is missing (a log-sum-exp instead of a log-mean-exp).", _mistake(reduce="lse")),
-    Mistake(_MIXED, _mistake(layout="BS")),
-    Mistake(_MIXED, _mistake(layout="SB", interleave=True)),
-    Mistake(
-        "the log-mean-exp runs over the examples of the batch instead of over the iw samples of each example: "
-        "reshape the log-weights to (iw, B) and average over dim 0.",
-        _mistake(layout="batch"),
-    ),
-    Mistake("the result is summed over the batch: take the mean over examples.", _mistake(batch="sum")),
-    Mistake(
-        "the sign is flipped: niwae is the negative of the bound, -log_mean_exp(log-weights), a positive number "
-        "for images.",
-        _mistake(sign=-1.0),
-    ),
-    Mistake(
-        "the prior is N(0, I): use model.log_prior(z), which is the learnable mixture for a GMVAE.",
-        _mistake(prior="standard"),
-    ),
-    Mistake(
-        "the log-weights lack -log q(z|x): each weight is p(x|z_i) p(z_i) / q(z_i|x).", _mistake(weights="no_q")
-    ),
-    Mistake("the log-weights lack log p(z): each weight is p(x|z_i) p(z_i) / q(z_i|x).", _mistake(weights="no_p")),
-    Mistake(
-        "the log-mean-exp is taken over log p(x|z_i) alone and the KL is added outside it: each importance weight "
-        "must carry its own sample's log p(z_i) - log q(z_i|x), log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x).",
-        _mistake(weights="rec_only_mc"),
-    ),
-    Mistake(
-        "the log-mean-exp is taken over log p(x|z_i) alone and the analytic KL is added outside it: each importance "
-        "weight must carry its own sample's log p(z_i) - log q(z_i|x), log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x).",
-        _mistake(weights="rec_only_analytic"),
-    ),
-]
-MISTAKES["negative_iwae_bound"] = IWAE_MISTAKES
 
 
 # --------------------------------------------------------------------------------------------------
@@ -362,7 +143,9 @@ def _is_deterministic(impl, model, x, iw) -> bool:
     return bool(torch.isclose(a, b, rtol=1e-6, atol=1e-5))
 
 
-def _check_exact_limit(fn: Callable, model: ExactPosterior, x: torch.Tensor, iws, name="negative_iwae_bound", n_calls: int = 20) -> int:
+def _check_exact_limit(
+    fn: Callable, model: ExactPosterior, x: torch.Tensor, iws, name="negative_iwae_bound", n_calls: int = 20
+) -> int:
     """Every importance weight is p(x): niwae = rec = -mean log p(x) and kl = 0, exactly."""
     a = model.log_px(x)
     expected = -a.mean().item()
@@ -397,7 +180,8 @@ def _check_exact_limit(fn: Callable, model: ExactPosterior, x: torch.Tensor, iws
                 raise CheckFailed(f"{name} with iw = {iw} on a {kind}: {message}")
             raise CheckFailed(
                 f"{name} with iw = {iw} on a {kind} whose encoder returns the exact posterior: every importance weight "
-                f"then equals p(x), so niwae must be -mean log p(x) = {expected:.4f} whatever the samples; got {got:.4f}. "
+                f"then equals p(x), so niwae must be -mean log p(x) = {expected:.4f} whatever the samples; got "
+                f"{got:.4f}. "
                 "Check the log-weights, log w = log p(x|z) + log p(z) - log q(z|x), and how they are averaged."
             )
         if abs(float(rec) - expected) > tol:
@@ -406,7 +190,10 @@ def _check_exact_limit(fn: Callable, model: ExactPosterior, x: torch.Tensor, iws
                 hint = " The sign is flipped: rec is the negative log-likelihood -log p(x|z), a positive number."
             elif abs(float(rec) - x.shape[0] * expected) <= tol * x.shape[0]:
                 hint = " It is summed over the batch: take the mean."
-            raise CheckFailed(f"{name} with iw = {iw}: rec = {float(rec):.4f}, expected {expected:.4f} here (p(x|z) does not depend on z).{hint}")
+            raise CheckFailed(
+                f"{name} with iw = {iw}: rec = {float(rec):.4f}, expected {expected:.4f} here (p(x|z) does not "
+                f"depend on z).{hint}"
+            )
         if abs(float(kl)) > tol:
             raise CheckFailed(
                 f"{name} with iw = {iw}: kl = {float(kl):.4g} where q(z|x) equals the prior exactly, so kl must be 0. "
@@ -415,7 +202,9 @@ def _check_exact_limit(fn: Callable, model: ExactPosterior, x: torch.Tensor, iws
     return len(iws)
 
 
-def _known_mistake(got: torch.Tensor, model, x, iw: int, expected_mean: float, seed: int, expected_se: float = 0.0) -> str | None:
+def _known_mistake(
+    got: torch.Tensor, model, x, iw: int, expected_mean: float, seed: int, expected_se: float = 0.0
+) -> str | None:
     """The message of the known mistake whose mean niwae matches the draws ``got: (n, 3)``, if one does."""
     n = got.shape[0]
     best, best_z = None, 6.0  # the closest match within six standard errors
@@ -474,7 +263,12 @@ def _draws(fn, args, n, name="negative_iwae_bound") -> torch.Tensor:
 def _reference_draws(impl, model, x, iw, n, seed) -> torch.Tensor:
     gen = _g(seed)
     with torch.no_grad():
-        return torch.stack([torch.stack([t.detach().double().reshape(()) for t in impl(model, x, iw, generator=gen)]) for _ in range(n)])
+        return torch.stack(
+            [
+                torch.stack([t.detach().double().reshape(()) for t in impl(model, x, iw, generator=gen)])
+                for _ in range(n)
+            ]
+        )
 
 
 def _se(a: torch.Tensor) -> torch.Tensor:
@@ -489,18 +283,24 @@ def _check_statistics(fn: Callable, model, x, iw: int, n_calls: int, name="negat
     se = (_se(got) + _se(refd)).sqrt() + 1e-6
     diff = (got.mean(0) - refd.mean(0)).abs()
     if not torch.isfinite(got).all():
-        raise CheckFailed(f"{name} with iw = {iw} on a {kind} returned inf or nan: use log_mean_exp (logsumexp), never log(mean(exp(.))).")
+        raise CheckFailed(
+            f"{name} with iw = {iw} on a {kind} returned inf or nan: use log_mean_exp (logsumexp), never "
+            "log(mean(exp(.)))."
+        )
     if diff[0] > 6 * se[0]:
         if n_calls > 1 and got[:, 0].std() < 1e-9 < refd[:, 0].std():
             raise CheckFailed(
                 f"{name} with iw = {iw} on a {kind}: niwae never changes between calls: the codes z must be sampled "
                 "from q(z|x) (sample_gaussian), not set to the encoder's mean."
             )
-        message = _known_mistake(got, model, x, iw, refd[:, 0].mean().item(), seed=2000 + seed + iw, expected_se=_se(refd)[0].sqrt().item())
+        message = _known_mistake(
+            got, model, x, iw, refd[:, 0].mean().item(), seed=2000 + seed + iw, expected_se=_se(refd)[0].sqrt().item()
+        )
         if message:
             raise CheckFailed(f"{name} with iw = {iw} on a {kind}: {message}")
         raise CheckFailed(
-            f"{name} with iw = {iw} on a {kind}: the average of niwae over {n_calls} calls is {got[:, 0].mean().item():.4f}, "
+            f"{name} with iw = {iw} on a {kind}: the average of niwae over {n_calls} calls is "
+            f"{got[:, 0].mean().item():.4f}, "
             f"expected about {refd[:, 0].mean().item():.4f} (±{se[0].item():.3f}). niwae = -mean over examples of "
             "log_mean_exp over the iw samples of log p(x|z) + log p(z) - log q(z|x)."
         )
@@ -513,7 +313,10 @@ def _check_statistics(fn: Callable, model, x, iw: int, n_calls: int, name="negat
                 hint = " It is summed over the batch: take the mean over examples."
             else:
                 hint = f" {term} is the mean of {what} over the iw samples and the examples."
-            raise CheckFailed(f"{name} with iw = {iw} on a {kind}: the average of {term} over {n_calls} calls is {g:.4f}, expected about {e:.4f}.{hint}")
+            raise CheckFailed(
+                f"{name} with iw = {iw} on a {kind}: the average of {term} over {n_calls} calls is {g:.4f}, "
+                f"expected about {e:.4f}.{hint}"
+            )
     return 1
 
 
@@ -524,7 +327,9 @@ def _check_gradients(fn: Callable, model, x, iw: int, name="negative_iwae_bound"
     model.zero_grad(set_to_none=True)
     niwae, _, rec = _unpack(_call(fn, name, (model, x, iw)), name)
     if not niwae.requires_grad:
-        raise CheckFailed(f"{name}: niwae has no gradient; do not use .item(), .detach(), numpy or torch.no_grad() in the bound.")
+        raise CheckFailed(
+            f"{name}: niwae has no gradient; do not use .item(), .detach(), numpy or torch.no_grad() in the bound."
+        )
     niwae.backward()
     for part, module in parts.items():
         _require_gradient(module, f"{name} on a {kind}: no gradient of niwae reaches the {part}.")
@@ -538,13 +343,18 @@ def _check_gradients(fn: Callable, model, x, iw: int, name="negative_iwae_bound"
     if not rec.requires_grad:
         raise CheckFailed(f"{name}: rec has no gradient; do not use .item(), .detach() or torch.no_grad().")
     rec.backward()
-    _require_gradient(model.encoder, f"{name}: no gradient of rec reaches the encoder, so z is not the reparameterised "
-                      "sample m + sqrt(v) * eps (sample with sample_gaussian, and do not detach z).")
+    _require_gradient(
+        model.encoder,
+        f"{name}: no gradient of rec reaches the encoder, so z is not the reparameterised "
+        "sample m + sqrt(v) * eps (sample with sample_gaussian, and do not detach z).",
+    )
     model.zero_grad(set_to_none=True)
     return 1
 
 
-def check_iwae_bound(negative_iwae_bound: Callable, n_calls: int = 30, iws=(1, 10), seed: int = 0, big: bool = False) -> int:
+def check_iwae_bound(
+    negative_iwae_bound: Callable, n_calls: int = 30, iws=(1, 10), seed: int = 0, big: bool = False
+) -> int:
     """Check ``negative_iwae_bound(model, x, iw) -> (niwae, kl, rec)`` for a VAE and a GMVAE.
 
     * in the exact-posterior limit (:class:`ExactPosterior`) niwae and rec are exactly
@@ -576,5 +386,3 @@ def check_iwae_bound(negative_iwae_bound: Callable, n_calls: int = 30, iws=(1, 1
     n += _check_gradients(negative_iwae_bound, vae, x[:20], 3)
     n += _check_gradients(negative_iwae_bound, gmvae, x[:20], 3)
     return n
-
-

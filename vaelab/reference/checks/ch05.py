@@ -16,11 +16,20 @@ checks on more models.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from vaelab import reference as ref
+from vaelab.checks.ch05 import (  # noqa: F401
+    _check_shape,
+    _grid_call,
+    _styles_of,
+    check_sample_grid_on,
+    small_fsvae,  # noqa: F401
+)
+from vaelab.checks.probes import DecoderCalls, widen_decoder_outputs  # noqa: F401
+
 from . import CheckFailed, _call, _g, _require_gradient, _scalar
 from .ch02 import _check_draws, _near
 
@@ -34,8 +43,6 @@ __all__ = [
 
 NAME_ELBO = "negative_elbo_bound"
 NAME_GRID = "sample_grid"
-from vaelab.checks.ch05 import small_fsvae  # noqa: F401
-from vaelab.checks.probes import DecoderCalls, widen_decoder_outputs  # noqa: F401
 
 
 def _one_hot(labels: torch.Tensor, y_dim: int, dtype) -> torch.Tensor:
@@ -58,7 +65,10 @@ def _three_scalars(name, out):
         raise CheckFailed(f"{name} must return a tuple (nelbo, kl, rec); it returned {type(out).__name__}.")
     if not all(_scalar(t) for t in out):
         shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in out]
-        raise CheckFailed(f"{name} must return three scalars (means over the batch); got shapes {shapes}. Average over the batch with .mean().")
+        raise CheckFailed(
+            f"{name} must return three scalars (means over the batch); got shapes {shapes}. Average over the batch "
+            "with .mean()."
+        )
     return out
 
 
@@ -77,40 +87,71 @@ def _rec_candidates(model, x, z, y):
         sq = (x - mean).pow(2).sum(-1).mean()
         const = 0.5 * d * math.log(2 * math.pi * var)
         return right, [
-            (-ref.log_bernoulli_with_logits(x, mean).mean(),
-             "This is a Bernoulli likelihood (binary cross-entropy with the decoder output as logits). The FSVAE's "
-             "pixels are real-valued: p(x|y,z) = N(x; mean, 0.1 I), so rec = -log_normal(x, mean, 0.1)."),
-            (torch.nn.functional.binary_cross_entropy(torch.sigmoid(mean).clamp(1e-6, 1 - 1e-6), x, reduction="none").sum(-1).mean(),
-             "This is a Bernoulli likelihood (binary cross-entropy). The FSVAE's pixels are real-valued: "
-             "p(x|y,z) = N(x; mean, 0.1 I), so rec = -log_normal(x, mean, 0.1)."),
-            (_gaussian_rec(x, mean, 1.0),
-             "The likelihood has variance 1 instead of model.x_var = 0.1: use log_normal(x, mean, 0.1 * torch.ones_like(mean))."),
-            (_gaussian_rec(x, mean, var ** 2),
-             "The variance is 0.01: 0.1 is the variance, not the standard deviation (the standard deviation is sqrt(0.1))."),
-            (_gaussian_rec(x, mean, var ** 0.5),
-             "The variance is sqrt(0.1): 0.1 is already the variance; pass it to log_normal as it is."),
-            (sq / (2 * var),
-             "The normalising constant is missing: -log N(x; mean, 0.1 I) = sum (x - mean)^2 / (2 * 0.1) + "
-             "(D/2) log(2π * 0.1). It does not change the gradients, but the bound (nats per image) needs it."),
-            (sq,
-             "This is the summed squared error: the Gaussian negative log-likelihood weighs it by 1/(2 * 0.1) and adds "
-             "the normalising constant (D/2) log(2π * 0.1)."),
-            (sq / d,
-             "This is the mean squared error: use the Gaussian negative log-likelihood, summed over pixels: "
-             "-log_normal(x, mean, 0.1)."),
+            (
+                -ref.log_bernoulli_with_logits(x, mean).mean(),
+                "This is a Bernoulli likelihood (binary cross-entropy with the decoder output as logits). The FSVAE's "
+                "pixels are real-valued: p(x|y,z) = N(x; mean, 0.1 I), so rec = -log_normal(x, mean, 0.1).",
+            ),
+            (
+                torch.nn.functional.binary_cross_entropy(torch.sigmoid(mean).clamp(1e-6, 1 - 1e-6), x, reduction="none")
+                .sum(-1)
+                .mean(),
+                "This is a Bernoulli likelihood (binary cross-entropy). The FSVAE's pixels are real-valued: "
+                "p(x|y,z) = N(x; mean, 0.1 I), so rec = -log_normal(x, mean, 0.1).",
+            ),
+            (
+                _gaussian_rec(x, mean, 1.0),
+                "The likelihood has variance 1 instead of model.x_var = 0.1: use log_normal(x, mean, 0.1 * "
+                "torch.ones_like(mean)).",
+            ),
+            (
+                _gaussian_rec(x, mean, var**2),
+                "The variance is 0.01: 0.1 is the variance, not the standard deviation (the standard deviation is "
+                "sqrt(0.1)).",
+            ),
+            (
+                _gaussian_rec(x, mean, var**0.5),
+                "The variance is sqrt(0.1): 0.1 is already the variance; pass it to log_normal as it is.",
+            ),
+            (
+                sq / (2 * var),
+                "The normalising constant is missing: -log N(x; mean, 0.1 I) = sum (x - mean)^2 / (2 * 0.1) + "
+                "(D/2) log(2π * 0.1). It does not change the gradients, but the bound (nats per image) needs it.",
+            ),
+            (
+                sq,
+                "This is the summed squared error: the Gaussian negative log-likelihood weighs it by 1/(2 * 0.1) "
+                "and adds "
+                "the normalising constant (D/2) log(2π * 0.1).",
+            ),
+            (
+                sq / d,
+                "This is the mean squared error: use the Gaussian negative log-likelihood, summed over pixels: "
+                "-log_normal(x, mean, 0.1).",
+            ),
             (right * b, "It is the sum over the batch: take the mean over examples."),
-            (right / d,
-             "It is averaged over pixels: sum the log-density over pixels (the last dimension), then average over the batch."),
+            (
+                right / d,
+                "It is averaged over pixels: sum the log-density over pixels (the last dimension), then average "
+                "over the batch.",
+            ),
             (-right, "The sign is flipped: rec is the negative log-likelihood, -log p(x|y,z)."),
-            (_gaussian_rec(x, torch.sigmoid(mean), var),
-             "The decoder's output went through a sigmoid: the FSVAE's decoder returns the Gaussian mean itself "
-             "(not logits); use it as it is."),
-            (_gaussian_rec(x, mean.clamp(0, 1), var),
-             "The mean is clipped to [0, 1] inside the loss: clip only when you show images; the likelihood uses the "
-             "decoder's mean as it is, otherwise no gradient flows where the mean leaves [0, 1]."),
-            (right - const,
-             "The normalising constant has the wrong sign: -log N(x; mean, 0.1 I) = sum (x - mean)^2 / (2 * 0.1) + "
-             "(D/2) log(2π * 0.1)."),
+            (
+                _gaussian_rec(x, torch.sigmoid(mean), var),
+                "The decoder's output went through a sigmoid: the FSVAE's decoder returns the Gaussian mean itself "
+                "(not logits); use it as it is.",
+            ),
+            (
+                _gaussian_rec(x, mean.clamp(0, 1), var),
+                "The mean is clipped to [0, 1] inside the loss: clip only when you show images; the likelihood "
+                "uses the "
+                "decoder's mean as it is, otherwise no gradient flows where the mean leaves [0, 1].",
+            ),
+            (
+                right - const,
+                "The normalising constant has the wrong sign: -log N(x; mean, 0.1 I) = sum (x - mean)^2 / (2 * 0.1) + "
+                "(D/2) log(2π * 0.1).",
+            ),
         ]
 
 
@@ -118,9 +159,11 @@ def _kl_candidates(kl_ref, kl_sampled, b):
     return [
         (kl_ref * b, "It is the sum over the batch: take the mean over examples."),
         (-kl_ref, "The sign is flipped: KL(q || p) is non-negative; use kl_normal(m, v, *model.prior())."),
-        (kl_sampled,
-         "This is a single-sample estimate log q(z|x,y) - log p(z). Both distributions are Gaussian, so use the "
-         "analytic KL, kl_normal(m, v, *model.prior()): exact and without noise."),
+        (
+            kl_sampled,
+            "This is a single-sample estimate log q(z|x,y) - log p(z). Both distributions are Gaussian, so use the "
+            "analytic KL, kl_normal(m, v, *model.prior()): exact and without noise.",
+        ),
     ]
 
 
@@ -156,10 +199,15 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
             raise CheckFailed(f"{name}: nelbo = rec - kl; the negative ELBO adds the KL term: nelbo = rec + kl.")
         raise CheckFailed(f"{name}: nelbo ({nelbo.item():.5g}) must equal rec + kl ({(rec + kl).item():.5g}).")
     if not calls.z:
-        raise CheckFailed(f"{name} never decoded a latent sample: compute the means with model.decode(z, y), z ~ q(z|x,y).")
+        raise CheckFailed(
+            f"{name} never decoded a latent sample: compute the means with model.decode(z, y), z ~ q(z|x,y)."
+        )
     decoded = [(z, yy) for z, yy in zip(calls.z, calls.y) if z.shape == qm.shape]
     if not decoded:
-        raise CheckFailed(f"{name} decoded z of shape {tuple(calls.z[0].shape)}; expected one sample per image, shape {tuple(qm.shape)}.")
+        raise CheckFailed(
+            f"{name} decoded z of shape {tuple(calls.z[0].shape)}; expected one sample per image, shape "
+            f"{tuple(qm.shape)}."
+        )
     for _, yy in decoded:
         if yy is None or yy.shape != y.shape or not torch.equal(yy.detach().to(y.dtype), y):
             raise CheckFailed(f"{name}: the decoder must get the labels y that were passed in: model.decode(z, y).")
@@ -174,7 +222,9 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
     if chosen is None:
         right, _ = _rec_candidates(model, x, decoded[-1][0].detach(), decoded[-1][1].detach())
         hint = hint or "rec = -mean over the batch of log_normal(x, model.decode(z, y), 0.1 * torch.ones_like(mean))."
-        raise CheckFailed(f"{name}: rec = {rec.item():.5g}, but -log p(x|y,z) at the decoded z is {right.item():.5g}. {hint}")
+        raise CheckFailed(
+            f"{name}: rec = {rec.item():.5g}, but -log p(x|y,z) at the decoded z is {right.item():.5g}. {hint}"
+        )
     if torch.allclose(chosen.detach().double(), qm.double(), rtol=1e-6, atol=1e-7):
         raise CheckFailed(
             f"{name}: the decoded z is the encoder mean m. Sample z ~ q(z|x,y) = N(m, v) with sample_gaussian(m, v): "
@@ -190,8 +240,12 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
             zd = chosen.detach()
             sampled = (ref.log_normal(zd, qm, qv) - ref.log_normal(zd, pm, pv)).mean()
         hint = _matching(_kl_candidates(kl_ref, sampled, x.shape[0]), kl.detach()) or (
-            "kl = mean over the batch of kl_normal(m, v, *model.prior()), with m, v = model.encode(x, y).")
-        raise CheckFailed(f"{name}: kl = {kl.item():.5g}, but the analytic KL(q(z|x,y) || p(z)) averages to {kl_ref.item():.5g}. {hint}")
+            "kl = mean over the batch of kl_normal(m, v, *model.prior()), with m, v = model.encode(x, y)."
+        )
+        raise CheckFailed(
+            f"{name}: kl = {kl.item():.5g}, but the analytic KL(q(z|x,y) || p(z)) averages to {kl_ref.item():.5g}. "
+            f"{hint}"
+        )
     n = 3
     # A fresh draw from q(z|x,y) at every call.
     draws = [chosen.detach()]
@@ -210,13 +264,22 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
     model.zero_grad(set_to_none=True)
     nelbo, kl, rec = _call(negative_elbo_bound, name, (model, x, y))
     if not (nelbo.requires_grad and rec.requires_grad and kl.requires_grad):
-        raise CheckFailed(f"{name}: nelbo, kl or rec has no gradient; do not use .item(), .detach() or torch.no_grad() in the objective.")
+        raise CheckFailed(
+            f"{name}: nelbo, kl or rec has no gradient; do not use .item(), .detach() or torch.no_grad() in the "
+            "objective."
+        )
     rec.backward(retain_graph=True)
     for part in ("encoder", "decoder"):
-        _require_gradient(getattr(model, part), f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * eps, not detached.")
+        _require_gradient(
+            getattr(model, part),
+            f"{name}: no gradient of rec reaches the {part}; z must be the reparameterised sample m + sqrt(v) * "
+            "eps, not detached.",
+        )
     model.zero_grad(set_to_none=True)
     kl.backward()
-    _require_gradient(model.encoder, f"{name}: no gradient of kl reaches the encoder; compute it from the encoder's m, v.")
+    _require_gradient(
+        model.encoder, f"{name}: no gradient of kl reaches the encoder; compute it from the encoder's m, v."
+    )
     model.zero_grad(set_to_none=True)
     return n + 1
 
@@ -225,7 +288,4 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
 # sample_grid
 # --------------------------------------------------------------------------------------------------
 
-
-from vaelab.checks.ch05 import _check_shape, _grid_call, _styles_of, check_sample_grid_on  # noqa: E402,F401
-
-
+# check_sample_grid_on: the visible check's, imported from vaelab.checks.ch05 above.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -41,15 +41,24 @@ def _vae_variant(rec_scale=1.0, kl_scale=1.0, beta_on="kl", swap=False, noise="s
 
 VAE_MISTAKES = [
     ("rec and kl are swapped in the returned tuple: return (nelbo, kl, rec).", _vae_variant(swap=True)),
-    ("beta multiplies the reconstruction term; it weights the KL: nelbo = rec + beta * kl.", _vae_variant(beta_on="rec")),
-    ("the sample's noise is scaled by the variance v; it must be scaled by the standard deviation, "
-     "z = m + sqrt(v) * eps.", _vae_variant(noise="var")),
+    (
+        "beta multiplies the reconstruction term; it weights the KL: nelbo = rec + beta * kl.",
+        _vae_variant(beta_on="rec"),
+    ),
+    (
+        "the sample's noise is scaled by the variance v; it must be scaled by the standard deviation, "
+        "z = m + sqrt(v) * eps.",
+        _vae_variant(noise="var"),
+    ),
     ("z is the encoder mean, not a sample: draw z = m + sqrt(v) * eps with fresh noise.", _vae_variant(noise="none")),
-    ("z is detached, so no gradient of rec reaches the encoder: keep z = m + sqrt(v) * eps in the graph.",
-     _vae_variant(detach_z=True)),
+    (
+        "z is detached, so no gradient of rec reaches the encoder: keep z = m + sqrt(v) * eps in the graph.",
+        _vae_variant(detach_z=True),
+    ),
     ("the terms are sums over the batch; they must be means over the examples.", _vae_variant(batch="sum")),
     ("the sign of rec is flipped: rec = -log p(x|z) is positive.", _vae_variant(rec_scale=-1.0)),
 ]
+
 
 def _gmvae_variant(kl="mc", fresh_z=False, detach_kl_z=False, noise="std", batch="mean"):
     """A wrong chapter-2 objective; the defaults are the answer."""
@@ -75,12 +84,21 @@ def _gmvae_variant(kl="mc", fresh_z=False, detach_kl_z=False, noise="std", batch
 
 
 GMVAE_MISTAKES = [
-    ("the KL is the analytic KL to N(0, I): the GMVAE's prior is the learnable mixture, and its KL has no closed form; "
-     "estimate it with log q(z|x) - log p(z) at the sampled z.", _gmvae_variant(kl="standard")),
-    ("log p(z) is the standard normal density: the prior is the mixture, log p(z) = log_normal_mixture(z, *model.prior()).",
-     _gmvae_variant(kl="standard_mc")),
-    ("z is detached in the KL term, so the KL's gradient does not reach the encoder through the sample.",
-     _gmvae_variant(detach_kl_z=True)),
+    (
+        "the KL is the analytic KL to N(0, I): the GMVAE's prior is the learnable mixture, and its KL has no "
+        "closed form; "
+        "estimate it with log q(z|x) - log p(z) at the sampled z.",
+        _gmvae_variant(kl="standard"),
+    ),
+    (
+        "log p(z) is the standard normal density: the prior is the mixture, log p(z) = log_normal_mixture(z, "
+        "*model.prior()).",
+        _gmvae_variant(kl="standard_mc"),
+    ),
+    (
+        "z is detached in the KL term, so the KL's gradient does not reach the encoder through the sample.",
+        _gmvae_variant(detach_kl_z=True),
+    ),
     ("the sample's noise is scaled by the variance v; it must be scaled by sqrt(v).", _gmvae_variant(noise="var")),
     ("the terms are sums over the batch; they must be means over the examples.", _gmvae_variant(batch="sum")),
 ]
@@ -96,7 +114,9 @@ def _iwae_variant(reduce="lme", log_q=True, detach_weights=False, copies="x", pr
         else:  # one sample per image, copied iw times
             z = (qm + qv.sqrt() * torch.randn_like(qm)).expand(iw, *qm.shape)
         log_px = ch01.log_bernoulli_with_logits(x, model.decode(z))
-        log_p = model.log_prior(z) if prior == "model" else ch01.log_normal(z, torch.zeros_like(qm), torch.ones_like(qv))
+        log_p = (
+            model.log_prior(z) if prior == "model" else ch01.log_normal(z, torch.zeros_like(qm), torch.ones_like(qv))
+        )
         log_qz = ch01.log_normal(z, qm, qv)
         log_w = log_px + log_p - (log_qz if log_q else 0)
         weights = log_w.detach() if detach_weights else log_w
@@ -113,16 +133,32 @@ def _iwae_variant(reduce="lme", log_q=True, detach_weights=False, copies="x", pr
 
 
 IWAE_MISTAKES = [
-    ("the bound is the ELBO whatever iw: either the log-weights are averaged (the bound is the log of the mean of the "
-     "weights, log_mean_exp over the iw samples), or the iw samples are one sample copied (duplicate x, or the "
-     "posterior's parameters, and draw iw independent samples).", _iwae_variant(reduce="mean")),
-    ("log q(z|x) is missing from the log-weights: log w = log p(x|z) + log p(z) - log q(z|x).", _iwae_variant(log_q=False)),
-    ("one sample per image is copied iw times: duplicate x (or the posterior parameters) and draw iw independent "
-     "samples.", _iwae_variant(copies="z")),
-    ("log p(z) is the standard normal density: the prior is the model's, log p(z) = model.log_prior(z).",
-     _iwae_variant(prior="standard")),
-    ("the importance weights are detached: the bound's value is right but its gradient is the average of the samples' "
-     "gradients, not the importance-weighted one.", _iwae_variant(detach_weights=True)),
+    (
+        "the bound is the ELBO whatever iw: either the log-weights are averaged (the bound is the log of the mean "
+        "of the "
+        "weights, log_mean_exp over the iw samples), or the iw samples are one sample copied (duplicate x, or the "
+        "posterior's parameters, and draw iw independent samples).",
+        _iwae_variant(reduce="mean"),
+    ),
+    (
+        "log q(z|x) is missing from the log-weights: log w = log p(x|z) + log p(z) - log q(z|x).",
+        _iwae_variant(log_q=False),
+    ),
+    (
+        "one sample per image is copied iw times: duplicate x (or the posterior parameters) and draw iw independent "
+        "samples.",
+        _iwae_variant(copies="z"),
+    ),
+    (
+        "log p(z) is the standard normal density: the prior is the model's, log p(z) = model.log_prior(z).",
+        _iwae_variant(prior="standard"),
+    ),
+    (
+        "the importance weights are detached: the bound's value is right but its gradient is the average of the "
+        "samples' "
+        "gradients, not the importance-weighted one.",
+        _iwae_variant(detach_weights=True),
+    ),
     ("the bound is a sum over the batch; it must be the mean over the examples.", _iwae_variant(batch="sum")),
 ]
 
@@ -158,12 +194,18 @@ def _ssvae_variant(weighting="q", kl_y_sign=1.0, batch="mean"):
 
 def _ssvae_mistakes():
     return [
-        ("the labels are averaged uniformly: weight each label's terms by q(y|x), the classifier's probabilities.",
-         _ssvae_variant(weighting="uniform")),
-        ("only the most likely label is used: y is summed out, every label weighted by q(y|x).",
-         _ssvae_variant(weighting="argmax")),
-        ("the sign of kl_y is flipped: KL(q(y|x) || p(y)) = sum q (log q - log p) is never negative.",
-         _ssvae_variant(kl_y_sign=-1.0)),
+        (
+            "the labels are averaged uniformly: weight each label's terms by q(y|x), the classifier's probabilities.",
+            _ssvae_variant(weighting="uniform"),
+        ),
+        (
+            "only the most likely label is used: y is summed out, every label weighted by q(y|x).",
+            _ssvae_variant(weighting="argmax"),
+        ),
+        (
+            "the sign of kl_y is flipped: KL(q(y|x) || p(y)) = sum q (log q - log p) is never negative.",
+            _ssvae_variant(kl_y_sign=-1.0),
+        ),
         ("the terms are sums over the batch; they must be means over the examples.", _ssvae_variant(batch="sum")),
     ]
 
@@ -185,27 +227,40 @@ def _fsvae_variant(variance=0.1, constant=True, reduce_pixels="sum", swap=False)
 
 
 FSVAE_MISTAKES = [
-    ("the normalising constant log(2π x_var) of the Gaussian is missing: rec = -log N(x; mean, x_var I), summed over "
-     "pixels.", _fsvae_variant(constant=False)),
+    (
+        "the normalising constant log(2π x_var) of the Gaussian is missing: rec = -log N(x; mean, x_var I), summed "
+        "over "
+        "pixels.",
+        _fsvae_variant(constant=False),
+    ),
     ("the likelihood's variance is 1: it is model.x_var = 0.1.", _fsvae_variant(variance=1.0)),
     ("0.1 is used as the standard deviation: model.x_var = 0.1 is the variance.", _fsvae_variant(variance=0.01)),
-    ("rec is averaged over pixels: sum over the pixels, then average over the batch.", _fsvae_variant(reduce_pixels="mean")),
+    (
+        "rec is averaged over pixels: sum over the pixels, then average over the batch.",
+        _fsvae_variant(reduce_pixels="mean"),
+    ),
     ("kl and rec are swapped in the returned tuple: return (nelbo, kl, rec).", _fsvae_variant(swap=True)),
 ]
 
 
 def _classification_mistakes():
-    return [(m.message, lambda model, x, y, f=m.impl: f(model.classify(x), y.argmax(-1)))
-            for m in MISTAKES["classification_loss"]]
+    return [
+        (m.message, lambda model, x, y, f=m.impl: f(model.classify(x), y.argmax(-1)))
+        for m in MISTAKES["classification_loss"]
+    ]
 
 
 def _kl_cat_mistakes():
     extra = [
-        ("the prior is assumed uniform: use log_p, the prior is not always uniform.",
-         lambda q, log_q, log_p: (q * (log_q + math.log(q.shape[-1]))).sum(-1)),
-        ("log q is computed as torch.log(q): it is -inf where q underflows to 0 (a confident classifier), and "
-         "0 * -inf is nan. Use the log_q you are given.",
-         lambda q, log_q, log_p: (q * (torch.log(q) - log_p)).sum(-1)),
+        (
+            "the prior is assumed uniform: use log_p, the prior is not always uniform.",
+            lambda q, log_q, log_p: (q * (log_q + math.log(q.shape[-1]))).sum(-1),
+        ),
+        (
+            "log q is computed as torch.log(q): it is -inf where q underflows to 0 (a confident classifier), and "
+            "0 * -inf is nan. Use the log_q you are given.",
+            lambda q, log_q, log_p: (q * (torch.log(q) - log_p)).sum(-1),
+        ),
     ]
     return [(m.message, m.impl.exercise_form) for m in MISTAKES["kl_cat"]] + extra
 
