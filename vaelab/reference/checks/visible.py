@@ -55,7 +55,7 @@ VAE_MISTAKES = [
         "z is detached, so no gradient of rec reaches the encoder: keep z = m + sqrt(v) * eps in the graph.",
         _vae_variant(detach_z=True),
     ),
-    ("the terms are sums over the batch; they must be means over the examples.", _vae_variant(batch="sum")),
+    ("It is the sum over the batch: take the mean over examples.", _vae_variant(batch="sum")),
     ("the sign of rec is flipped: rec = -log p(x|z) is positive.", _vae_variant(rec_scale=-1.0)),
 ]
 
@@ -72,9 +72,7 @@ def _gmvae_variant(kl="mc", fresh_z=False, detach_kl_z=False, noise="std", batch
         rec = -reduce(log_bernoulli(x, model.decode(z)))
         z_kl = qm + qv.sqrt() * torch.randn_like(qm) if fresh_z else z
         z_kl = z_kl.detach() if detach_kl_z else z_kl
-        if kl == "standard":
-            kl_value = reduce(ch01.kl_normal(qm, qv, torch.zeros_like(qm), torch.ones_like(qv)))
-        elif kl == "standard_mc":
+        if kl == "standard_mc":
             kl_value = reduce(log_normal(z_kl, qm, qv) - log_normal(z_kl, torch.zeros_like(qm), torch.ones_like(qv)))
         else:
             kl_value = reduce(log_normal(z_kl, qm, qv) - model.log_prior(z_kl))
@@ -84,15 +82,12 @@ def _gmvae_variant(kl="mc", fresh_z=False, detach_kl_z=False, noise="std", batch
 
 
 GMVAE_MISTAKES = [
+    # The analytic KL to N(0, I) and a Monte Carlo KL under N(0, I) agree on every observation (the same
+    # expectation, the same gradient at z = m): one message names both.
     (
-        "the KL is the analytic KL to N(0, I): the GMVAE's prior is the learnable mixture, and its KL has no "
-        "closed form; "
-        "estimate it with log q(z|x) - log p(z) at the sampled z.",
-        _gmvae_variant(kl="standard"),
-    ),
-    (
-        "log p(z) is the standard normal density: the prior is the mixture, log p(z) = log_normal_mixture(z, "
-        "*model.prior()).",
+        "log p(z) is computed under N(0, I): use the mixture, log_normal_mixture(z, *model.prior()). (Or the KL "
+        "is the analytic KL to N(0, I): the mixture's KL has no closed form; estimate it with "
+        "log q(z|x) - log p(z) at the sampled z.)",
         _gmvae_variant(kl="standard_mc"),
     ),
     (
@@ -100,7 +95,7 @@ GMVAE_MISTAKES = [
         _gmvae_variant(detach_kl_z=True),
     ),
     ("the sample's noise is scaled by the variance v; it must be scaled by sqrt(v).", _gmvae_variant(noise="var")),
-    ("the terms are sums over the batch; they must be means over the examples.", _gmvae_variant(batch="sum")),
+    ("It is the sum over the batch: take the mean over examples.", _gmvae_variant(batch="sum")),
 ]
 
 
@@ -134,10 +129,10 @@ def _iwae_variant(reduce="lme", log_q=True, detach_weights=False, copies="x", pr
 
 IWAE_MISTAKES = [
     (
-        "the bound is the ELBO whatever iw: either the log-weights are averaged (the bound is the log of the mean "
-        "of the "
-        "weights, log_mean_exp over the iw samples), or the iw samples are one sample copied (duplicate x, or the "
-        "posterior's parameters, and draw iw independent samples).",
+        "niwae is the average of the log-weights, which is the negative ELBO: it does not get tighter as iw "
+        "grows. The bound takes the log of the average of the weights: log_mean_exp of the log-weights over the "
+        "iw samples. (The same happens when the iw samples are one sample copied: duplicate x, or the "
+        "posterior's parameters, and draw iw independent samples.)",
         _iwae_variant(reduce="mean"),
     ),
     (
@@ -195,7 +190,8 @@ def _ssvae_variant(weighting="q", kl_y_sign=1.0, batch="mean"):
 def _ssvae_mistakes():
     return [
         (
-            "the labels are averaged uniformly: weight each label's terms by q(y|x), the classifier's probabilities.",
+            "the per-label terms are averaged with equal weights 1/Y: weight each label by q(y|x), the "
+            "classifier's probabilities, sum over the labels, then average over the batch.",
             _ssvae_variant(weighting="uniform"),
         ),
         (
@@ -206,7 +202,7 @@ def _ssvae_mistakes():
             "the sign of kl_y is flipped: KL(q(y|x) || p(y)) = sum q (log q - log p) is never negative.",
             _ssvae_variant(kl_y_sign=-1.0),
         ),
-        ("the terms are sums over the batch; they must be means over the examples.", _ssvae_variant(batch="sum")),
+        ("It is the sum over the batch: take the mean over examples.", _ssvae_variant(batch="sum")),
     ]
 
 
@@ -234,7 +230,10 @@ FSVAE_MISTAKES = [
         _fsvae_variant(constant=False),
     ),
     ("the likelihood's variance is 1: it is model.x_var = 0.1.", _fsvae_variant(variance=1.0)),
-    ("0.1 is used as the standard deviation: model.x_var = 0.1 is the variance.", _fsvae_variant(variance=0.01)),
+    (
+        "The variance is 0.01: 0.1 is the variance, not the standard deviation (the standard deviation is sqrt(0.1)).",
+        _fsvae_variant(variance=0.01),
+    ),
     (
         "rec is averaged over pixels: sum over the pixels, then average over the batch.",
         _fsvae_variant(reduce_pixels="mean"),
