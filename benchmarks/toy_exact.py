@@ -41,6 +41,7 @@ torch.distributions gives the exact densities; everything is float64 and seeded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import platform
@@ -51,8 +52,19 @@ from pathlib import Path
 import torch
 from torch.distributions import MultivariateNormal, Normal
 
-torch.set_default_dtype(torch.float64)
 SMOKE_TEST = "tests/test_collapse_and_toy.py::test_toy_benchmark_smoke"  # its smoke run (tests/test_benchmarks.py)
+
+
+@contextlib.contextmanager
+def float64():
+    """Every computation of the toy in double precision; the caller's default dtype is restored after
+    (importing this module changes nothing)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def build_model(d: int = 4, a=(8.0, 0.5), s2: float = 0.25, seed: int = 0) -> dict:
@@ -317,6 +329,11 @@ def _rounded(value, digits: int = 5):
 
 
 def main(argv=None) -> int:
+    with float64():
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1_000_000, help="draws for the ELBO and the KL")
     parser.add_argument("--replicates", type=int, default=10_000, help="estimates of L_m per m")

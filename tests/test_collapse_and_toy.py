@@ -220,12 +220,13 @@ def test_toy_benchmark_smoke(tmp_path):
 @pytest.fixture(scope="module")
 def toy():
     module = script("toy_exact")
-    model = module.build_model(seed=0)
-    x = torch.tensor([0.3, -1.0, 0.8, 0.1], dtype=torch.float64)
-    side = torch.linspace(-7, 7, 701, dtype=torch.float64)
-    grid = torch.stack(torch.meshgrid(side, side, indexing="ij"), -1).reshape(-1, 2)
-    cell = ((side[1] - side[0]) ** 2).item()
-    return module, model, x, grid, cell
+    with module.float64():  # the toy's computations, and only they, in double precision
+        model = module.build_model(seed=0)
+        x = torch.tensor([0.3, -1.0, 0.8, 0.1], dtype=torch.float64)
+        side = torch.linspace(-7, 7, 701, dtype=torch.float64)
+        grid = torch.stack(torch.meshgrid(side, side, indexing="ij"), -1).reshape(-1, 2)
+        cell = ((side[1] - side[0]) ** 2).item()
+        yield module, model, x, grid, cell
 
 
 def test_toy_evidence_and_posterior_match_quadrature(toy):
