@@ -135,13 +135,18 @@ def kl_normal_cases() -> list[Case]:
         ),
         Case(
             "q (4, 3) against the prior N(0, I) of shape (1, 3)",
-            (_randn(4, 3, seed=5), _pos(4, 3, seed=6), torch.zeros(1, 3), torch.ones(1, 3)),
+            (
+                _randn(4, 3, seed=5),
+                _pos(4, 3, seed=6),
+                torch.zeros(1, 3, dtype=torch.float32),
+                torch.ones(1, 3, dtype=torch.float32),
+            ),
         ),
     ]
 
 
 def log_bernoulli_cases() -> list[Case]:
-    x = torch.bernoulli(torch.full((4, 6), 0.5), generator=_g(1))
+    x = torch.bernoulli(torch.full((4, 6), 0.5, dtype=torch.float32), generator=_g(1))
     return [
         Case("x, logits of shape (4, 6)", (x, _randn(4, 6, seed=2))),
         Case("large logits (±100)", (x, 100 * torch.sign(_randn(4, 6, seed=3)))),
@@ -188,7 +193,7 @@ def _vae_inputs():
 
     model = seeded(lambda: VAE(z_dim=3, x_dim=20, hidden=16))
     narrow_posteriors(model)  # variances near 0.1: a sample scaled by v instead of sqrt(v) stands out
-    x = torch.bernoulli(torch.full((64, 20), 0.3), generator=_g(2))
+    x = torch.bernoulli(torch.full((64, 20), 0.3, dtype=torch.float32), generator=_g(2))
     return model, x
 
 

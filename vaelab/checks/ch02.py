@@ -51,7 +51,7 @@ def _gmvae_inputs():
     model = seeded(lambda: GMVAE(z_dim=3, k=6, x_dim=20, hidden=16))
     spread_prior(model, seed=1)  # components away from N(0, I): the analytic KL to N(0, I) stands out
     narrow_posteriors(model)
-    x = torch.bernoulli(torch.full((64, 20), 0.3), generator=_g(2))
+    x = torch.bernoulli(torch.full((64, 20), 0.3, dtype=torch.float32), generator=_g(2))
     return model, x
 
 

@@ -54,7 +54,7 @@ def _iwae_inputs():
 
     model = seeded(lambda: VAE(z_dim=2, x_dim=20, hidden=16))
     narrow_posteriors(model, shift=-1.0)
-    x = torch.bernoulli(torch.full((32, 20), 0.3), generator=_g(2))
+    x = torch.bernoulli(torch.full((32, 20), 0.3, dtype=torch.float32), generator=_g(2))
     return QuadraticPrior(model), x
 
 

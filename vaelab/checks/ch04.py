@@ -28,7 +28,7 @@ def kl_cat_from_logits(kl_cat: Callable) -> Callable:
 
 
 def kl_cat_cases() -> list[Case]:
-    uniform = torch.full((1, 10), -math.log(10))
+    uniform = torch.full((1, 10), -math.log(10), dtype=torch.float32)
     confident = 120 * torch.sign(_randn(3, 10, seed=4))  # q underflows to exactly 0 for most classes
     return [
         Case(
@@ -89,7 +89,7 @@ def _ssvae_inputs():
 
     model = seeded(lambda: SSVAE(z_dim=3, y_dim=10, x_dim=20, hidden=16))
     sharpen_classifier(model)  # q(y|x) far from uniform: an unweighted sum over labels stands out
-    x = torch.bernoulli(torch.full((24, 20), 0.3), generator=_g(2))
+    x = torch.bernoulli(torch.full((24, 20), 0.3, dtype=torch.float32), generator=_g(2))
     return model, x
 
 

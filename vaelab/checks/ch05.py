@@ -41,7 +41,7 @@ def small_fsvae(seed: int = 0, z_dim: int = 3, image_shape=(3, 4, 4), hidden: in
 
 def _fsvae_inputs():
     model = small_fsvae()
-    x = torch.rand(64, model.x_dim, generator=_g(2))
+    x = torch.rand(64, model.x_dim, generator=_g(2), dtype=torch.float32)
     y = torch.nn.functional.one_hot(torch.randint(model.y_dim, (64,), generator=_g(3)), model.y_dim).float()
     return model, x, y
 

@@ -136,13 +136,22 @@ def record(probes: dict[str, Callable[[Callable], Observation]], path: Path) -> 
     """Write every probe's expected and mistake observations to ``path`` (run by the handout builder)."""
     live = LiveExpectations()
     plain = {}
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)  # as a student's notebook has it; the probes' inputs do not depend on it
+    try:
+        _record_all(live, probes, plain)
+    finally:
+        torch.set_default_dtype(previous)
+    torch.save(plain, path)
+
+
+def _record_all(live: LiveExpectations, probes: dict, plain: dict) -> None:
     for check_id, probe in probes.items():
         expectation = live.get(check_id, probe)
         plain[check_id] = {
             "expected": expectation.expected.to_plain(),
             "mistakes": [(message, obs.to_plain()) for message, obs in expectation.mistakes],
         }
-    torch.save(plain, path)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -58,10 +58,16 @@ class TinyVariance(_Wrapper):
 
 
 def seeded(build, seed: int = 0):
-    """``build()`` with torch's global generator seeded, without changing the caller's random state."""
+    """``build()`` with torch's global generator seeded and float32 as the default dtype (a notebook
+    may have changed it), without changing the caller's random state or default dtype."""
+    previous = torch.get_default_dtype()
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return build()
+        torch.set_default_dtype(torch.float32)
+        try:
+            return build()
+        finally:
+            torch.set_default_dtype(previous)
 
 
 class DecoderTap:
@@ -123,8 +129,8 @@ def spread_prior(model, seed: int = 0, spread: float = 1.5) -> None:
     """
     k, z_dim = model.k, model.z_dim
     with torch.no_grad():
-        means = spread * torch.randn(1, k, z_dim, generator=_g(seed))
-        pre_v = torch.randn(1, k, z_dim, generator=_g(seed + 1)) * 0.6 - 0.5
+        means = spread * torch.randn(1, k, z_dim, generator=_g(seed), dtype=torch.float32)
+        pre_v = torch.randn(1, k, z_dim, generator=_g(seed + 1), dtype=torch.float32) * 0.6 - 0.5
         model.z_pre.copy_(torch.cat([means, pre_v], dim=1).to(model.z_pre))
 
 
