@@ -269,3 +269,30 @@ def test_negative_elbo_bound_refuses_the_reference():
 
     with pytest.raises(AssertionError, match="reference implementation"):
         ch01.test_negative_elbo_bound(nelbo)
+
+
+# ---------------------------------------------------------------- the gradient, not only its presence
+
+
+def nelbo_kl_at_detached_mean(model, x, beta=1.0):
+    """Right values; the KL's gradient never reaches the encoder's mean (m.detach() in the KL)."""
+    m, v = model.encode(x)
+    z = m + v.sqrt() * torch.randn_like(m)
+    rec = -ref.log_bernoulli_with_logits(x, model.decode(z)).mean()
+    kl = ref.kl_normal(m.detach(), v, *model.prior()).mean()
+    return rec + beta * kl, kl, rec
+
+
+def nelbo_one_sample_axis(model, x, beta=1.0):
+    """Right: an S-sample estimator with S = 1, decoding z of shape (1, B, Z)."""
+    m, v = model.encode(x)
+    z = m + v.sqrt() * torch.randn(1, *m.shape)
+    rec = -ref.log_bernoulli_with_logits(x.expand(1, *x.shape), model.decode(z)).mean()
+    kl = ref.kl_normal(m, v, *model.prior()).mean()
+    return rec + beta * kl, kl, rec
+
+
+def test_negative_elbo_bound_compares_the_gradient_with_the_reference():
+    with pytest.raises(AssertionError, match="gradient differs from the reference"):
+        ch01.test_negative_elbo_bound(nelbo_kl_at_detached_mean)
+    ch01.test_negative_elbo_bound(nelbo_one_sample_axis)

@@ -13,9 +13,13 @@ from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     Case,
     check_against_reference,
+    check_gradient_at_codes,
+    check_keeps_global_rng,
     check_sample_gaussian_statistics,
+    check_vae_bound_contracts,
     check_vae_negative_elbo_bound,
     substituted,
+    vae_bound_at,
 )
 
 from . import _g, _pos, _randn, refuse_reference
@@ -24,10 +28,18 @@ from . import _g, _pos, _randn, refuse_reference
 def test_sample_gaussian(sample_gaussian):
     m, v = torch.zeros(2, 3), torch.ones(2, 3)
     refuse_reference(sample_gaussian, "sample_gaussian", ref.sample_gaussian, m, v)
+    check_keeps_global_rng(sample_gaussian, "sample_gaussian", (m, v))
     with torch.random.fork_rng():
         torch.manual_seed(2024)
         check_sample_gaussian_statistics(sample_gaussian, n=200_000, dtype=torch.float32)
         check_sample_gaussian_statistics(sample_gaussian, n=100_000, dtype=torch.float64)
+
+
+def _at_floor(*shape, seed):
+    """x close to m (a draw of N(m, v)) with the encoder's smallest variance, 1e-8, in float64."""
+    m = _randn(*shape, seed=seed, dtype=torch.float64)
+    v = torch.full(shape, 1e-8, dtype=torch.float64)
+    return m + v.sqrt() * _randn(*shape, seed=seed + 1, dtype=torch.float64), m, v
 
 
 def test_log_normal(log_normal):
@@ -73,6 +85,7 @@ def test_log_normal(log_normal):
                 torch.full((5, 3), 1e-6, dtype=torch.float64),
             ),
         ),
+        Case("variances at the encoder's floor (1e-8), float64", _at_floor(6, 3, seed=30)),
         Case(
             "large variances (1e4) and far points",
             (_randn(5, 3, seed=18, scale=100.0), _randn(5, 3, seed=19), torch.full((5, 3), 1e4)),
@@ -190,7 +203,18 @@ def test_negative_elbo_bound(negative_elbo_bound):
         refuse_reference(negative_elbo_bound, "negative_elbo_bound", objectives.vae_negative_elbo_bound, model, x)
         # Graded on its own: the notebook's helpers are replaced by the references while it runs.
         with substituted(negative_elbo_bound, **REFERENCE_HELPERS):
+            check_keeps_global_rng(negative_elbo_bound, "negative_elbo_bound", (model, x, 1.0))
             check_vae_negative_elbo_bound(negative_elbo_bound, model=model, x=x, betas=(1.0, 0.5, 4.0), n_calls=40)
+            check_vae_bound_contracts(negative_elbo_bound, model, x)
+            check_gradient_at_codes(
+                "negative_elbo_bound",
+                negative_elbo_bound,
+                (model, x, 1.0),
+                model,
+                (x,),
+                lambda m, v, eps: vae_bound_at(model, x, m, v, eps),
+                "nelbo",
+            )
             big = VAE()  # the chapter's model: 784 pixels, z = 10
             xb = torch.bernoulli(torch.full((32, 784), 0.2), generator=_g(4))
             check_vae_negative_elbo_bound(negative_elbo_bound, model=big, x=xb, betas=(1.0,), n_calls=10)

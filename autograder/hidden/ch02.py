@@ -12,7 +12,9 @@ from vaelab.models import GMVAE
 from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     Case,
+    check_gmvae_far_prior,
     check_gmvae_negative_elbo_bound,
+    check_keeps_global_rng,
     check_log_normal_mixture_cases,
     narrow_posteriors,
     spread_prior,
@@ -129,7 +131,9 @@ def test_negative_elbo_bound(negative_elbo_bound):
         refuse_reference(negative_elbo_bound, "negative_elbo_bound", objectives.gmvae_negative_elbo_bound, model, x)
         # Graded on its own: the notebook's helpers are replaced by the references while it runs.
         with substituted(negative_elbo_bound, **REFERENCE_HELPERS):
+            check_keeps_global_rng(negative_elbo_bound, "negative_elbo_bound", (model, x))
             check_gmvae_negative_elbo_bound(negative_elbo_bound, model=model, x=x, n_calls=40)
+            check_gmvae_far_prior(negative_elbo_bound, model, x)
             # float64 models and data
             model64 = copy.deepcopy(model).double()
             check_gmvae_negative_elbo_bound(negative_elbo_bound, model=model64, x=x.double(), n_calls=10)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from vaelab import reference as objectives
 from vaelab import reference as ref
+from vaelab.checks.probes import narrow_posteriors
 from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     Case,
+    check_decoded_noise,
     check_duplicate_cases,
+    check_gradient_at_codes,
     check_iwae_bound,
+    check_keeps_global_rng,
     check_log_mean_exp_cases,
     substituted,
 )
+from vaelab.reference.checks.ch03 import check_independent_samples, iwae_bound_at, statistical_models
 
 from . import _g, _randn, refuse_reference
 
@@ -75,4 +82,20 @@ def test_negative_iwae_bound(negative_iwae_bound):
         # Graded on its own: the notebook's helpers (duplicate, log_mean_exp, ...) are replaced by
         # the references while it runs, so their mistakes cost only their own points.
         with substituted(negative_iwae_bound, **REFERENCE_HELPERS):
+            check_keeps_global_rng(negative_iwae_bound, "negative_iwae_bound", (model, x, 3))
+            narrow = copy.deepcopy(model)
+            narrow_posteriors(narrow)  # variances near 0.1: a sample scaled by v or by 1 stands out
+            check_decoded_noise("negative_iwae_bound", negative_iwae_bound, (narrow, x, 4), narrow, (x,), n_calls=10)
+            check_independent_samples(negative_iwae_bound, model, x, 4)
             check_iwae_bound(negative_iwae_bound, n_calls=30, iws=(1, 3, 10), seed=0, big=True)
+            vae, gmvae, xs = statistical_models(seed=1)
+            for m_ in (vae, gmvae):  # the gradient at the codes it decodes, for a VAE and a GMVAE
+                check_gradient_at_codes(
+                    "negative_iwae_bound",
+                    negative_iwae_bound,
+                    (m_, xs[:20], 5),
+                    m_,
+                    (xs[:20],),
+                    lambda m, v, eps, m_=m_: iwae_bound_at(m_, xs[:20], m, v, eps),
+                    "niwae",
+                )

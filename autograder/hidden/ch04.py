@@ -16,6 +16,7 @@ from vaelab.reference.checks import (
     FixedLogits,
     check_classification_loss_cases,
     check_classification_loss_model,
+    check_keeps_global_rng,
     check_kl_cat_cases,
     check_ssvae_negative_elbo_bound,
     classification_case,
@@ -72,27 +73,52 @@ def test_kl_cat(kl_cat):
         kl_cat_case(
             "a peaked prior (log p down to -30)", _randn(5, 10, seed=10), _log_softmax(5, 10, seed=11, scale=10.0)
         ),
+        kl_cat_case(
+            "a confident classifier: q rounds to 0 for some labels (logits ±300), float32",
+            300 * torch.sign(_randn(6, 10, seed=12)),
+            _log_softmax(1, 10, seed=13),
+        ),
+        kl_cat_case(
+            "a confident classifier: q rounds to 0 for some labels (logits ±2000), float64",
+            2000 * torch.sign(_randn(6, 10, seed=14, dtype=torch.float64)),
+            _log_softmax(1, 10, seed=15, dtype=torch.float64),
+        ),
     ]
     check_kl_cat_cases(kl_cat, cases)
 
 
-def _model(seed, dtype=torch.float32, **sizes):
+def _first_linear(net):
+    return [layer for layer in net.modules() if isinstance(layer, torch.nn.Linear)][0]
+
+
+def _model(seed, dtype=torch.float32, label_strength=1.0, sharpen=6.0, **sizes):
+    """A small SSVAE; ``label_strength`` scales the label inputs of the encoder and the decoder, so that the
+    per-label terms differ clearly between labels (at initialisation they barely depend on y)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = SSVAE(**sizes)
-    sharpen_classifier(model)
+    with torch.no_grad():
+        _first_linear(model.encoder).weight[:, model.x_dim :] *= label_strength  # encoder input [x, y]
+        _first_linear(model.decoder).weight[:, model.z_dim :] *= label_strength  # decoder input [z, y]
+    sharpen_classifier(model, scale=sharpen)
     return model.to(dtype)
 
 
 def test_negative_elbo_bound(negative_elbo_bound):
     with torch.random.fork_rng():
         torch.manual_seed(11)
-        model = _model(5, z_dim=4, y_dim=10, x_dim=30, hidden=24)
-        x = torch.bernoulli(torch.full((17, 30), 0.3), generator=_g(3))
+        model = _model(5, z_dim=4, y_dim=10, x_dim=30, hidden=24, label_strength=8.0, sharpen=20.0)
+        # images of different ink densities: q(y|x) and the per-label terms then vary together across the batch
+        x = torch.bernoulli(torch.linspace(0.05, 0.95, 17).unsqueeze(1).expand(17, 30).contiguous(), generator=_g(3))
         refuse_reference(negative_elbo_bound, "negative_elbo_bound", objectives.ssvae_negative_elbo_bound, model, x)
         # Graded on its own: the notebook's helpers (kl_cat, ...) are replaced by the references.
         with substituted(negative_elbo_bound, **REFERENCE_HELPERS):
+            check_keeps_global_rng(negative_elbo_bound, "negative_elbo_bound", (model, x))
             check_ssvae_negative_elbo_bound(negative_elbo_bound, model=model, x=x, n_calls=30)
+            # a confident classifier: q(y|x) rounds to 0 for some labels
+            confident = copy.deepcopy(model)
+            sharpen_classifier(confident, scale=300.0)
+            check_ssvae_negative_elbo_bound(negative_elbo_bound, model=confident, x=x, n_calls=5)
             # float64 models and data
             check_ssvae_negative_elbo_bound(
                 negative_elbo_bound, model=copy.deepcopy(model).double(), x=x.double(), n_calls=10

@@ -8,14 +8,18 @@ import torch
 
 from vaelab import reference as objectives
 from vaelab.checks.ch05 import check_random_state
+from vaelab.checks.probes import widen_decoder_outputs
 from vaelab.models import FSVAE
 from vaelab.reference.checks import (
     REFERENCE_HELPERS,
     check_fsvae_negative_elbo_bound,
+    check_gradient_at_codes,
+    check_keeps_global_rng,
     check_sample_grid_on,
     small_fsvae,
     substituted,
 )
+from vaelab.reference.checks.ch05 import fsvae_bound_at
 
 from . import _g, refuse_reference
 
@@ -40,7 +44,21 @@ def test_negative_elbo_bound(negative_elbo_bound):
         refuse_reference(negative_elbo_bound, "negative_elbo_bound", objectives.fsvae_negative_elbo_bound, model, x, y)
         # Graded on its own: the notebook's helpers are replaced by the references while it runs.
         with substituted(negative_elbo_bound, **REFERENCE_HELPERS):
+            check_keeps_global_rng(negative_elbo_bound, "negative_elbo_bound", (model, x, y))
             check_fsvae_negative_elbo_bound(negative_elbo_bound, model=model, x=x, y=y, n_draws=10)
+            check_gradient_at_codes(
+                "negative_elbo_bound",
+                negative_elbo_bound,
+                (model, x, y),
+                model,
+                (x, y),
+                lambda m, v, eps: fsvae_bound_at(model, x, y, m, v, eps),
+                "nelbo",
+            )
+            # decoder means far from the pixels (residuals of about 10): a density's log underflows there
+            wide = copy.deepcopy(model)
+            widen_decoder_outputs(wide, scale=40.0)
+            check_fsvae_negative_elbo_bound(negative_elbo_bound, model=wide, x=x, y=y, n_draws=3)
             # float64 models and data
             model64 = copy.deepcopy(model).double()
             check_fsvae_negative_elbo_bound(negative_elbo_bound, model=model64, x=x.double(), y=y.double(), n_draws=4)

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from vaelab import reference as objectives
 from vaelab import reference as ref
@@ -25,6 +27,8 @@ from . import (
 )
 
 __all__ = [
+    "check_vae_bound_contracts",
+    "vae_bound_at",
     "check_sample_gaussian_statistics",
     "check_vae_negative_elbo_bound",
     "TinyVariance",
@@ -74,7 +78,8 @@ MISTAKES.update(
                 lambda x, m, v: ref.log_normal(x, m, v) + 0.5 * math.log(2 * math.pi) * x.shape[-1],
             ),
             Mistake(
-                "the log(v) term is missing (the normalising constant depends on the variance).",
+                "the log(v) term (log v, the log-determinant of the covariance) is missing: the normalising constant "
+                "depends on the variance.",
                 lambda x, m, v: ref.log_normal(x, m, v) + 0.5 * torch.log(v).sum(-1),
             ),
             Mistake(
@@ -98,7 +103,7 @@ MISTAKES.update(
                 lambda qm, qv, pm, pv: 2 * ref.kl_normal(qm, qv, pm, pv),
             ),
             Mistake(
-                "the '- 1' inside the sum is missing.",
+                "the '- 1' inside the sum is missing (-1 per coordinate): KL(q || p) must be zero when q = p.",
                 lambda qm, qv, pm, pv: ref.kl_normal(qm, qv, pm, pv) + 0.5 * qm.shape[-1],
             ),
             Mistake(
@@ -150,6 +155,99 @@ MISTAKES.update(
         ],
     }
 )
+
+
+EPSILONS = (1e-10, 1e-8, 1e-6, 1e-5)
+
+
+def _eps_family(message: str, make) -> list[Mistake]:
+    """The same mistake with each of the usual epsilons (a student picks one of them)."""
+    return [Mistake(message, make(eps)) for eps in EPSILONS]
+
+
+_LOG_EPS = (
+    "an epsilon is added to v inside the log (or v is clamped to a floor): it changes the density whenever v "
+    "is small, and the encoder's variances go down to 1e-8. Use torch.log(v) and v exactly."
+)
+_KL_EPS = (
+    "an epsilon is added inside the log (or a variance is clamped): wrong for the small variances an encoder "
+    "reaches (down to 1e-8). Use torch.log(pv) - torch.log(qv) exactly."
+)
+
+MISTAKES["log_normal"] += [
+    Mistake(
+        "the normalising constant uses log(π) where log(2π) belongs: it is -1/2 log(2π v) per coordinate.",
+        lambda x, m, v: ref.log_normal(x, m, v) + 0.5 * math.log(2) * x.shape[-1],
+    ),
+    Mistake(
+        "log v is not halved: the term is (1/2) log v (log v is the log-variance, log of the standard deviation "
+        "squared).",
+        lambda x, m, v: ref.log_normal(x, m, v) - 0.5 * torch.log(v).sum(-1),
+    ),
+    Mistake(
+        "the sign of the squared-distance term is flipped: it is -(x - m)^2 / (2v).",
+        lambda x, m, v: -0.5 * (math.log(2 * math.pi) + torch.log(v) - (x - m).pow(2) / v).sum(-1),
+    ),
+    *_eps_family(_LOG_EPS, lambda eps: lambda x, m, v: ref.log_normal(x, m, v + eps)),
+    *_eps_family(
+        _LOG_EPS.replace(
+            "an epsilon is added to v inside the log (or v is clamped to a floor)", "v is clamped to a floor (a clamp)"
+        ),
+        lambda eps: lambda x, m, v: ref.log_normal(x, m, v.clamp(min=eps)),
+    ),
+    *_eps_family(
+        _LOG_EPS,
+        lambda eps: lambda x, m, v: -0.5 * (math.log(2 * math.pi) + torch.log(v + eps) + (x - m).pow(2) / v).sum(-1),
+    ),
+]
+MISTAKES["kl_normal"] += [
+    Mistake(
+        "the log ratio is halved twice: inside the 1/2 it is the log of the variance ratio, log(pv / qv), not of "
+        "the standard-deviation ratio (off by a factor of 2 in that term).",
+        lambda qm, qv, pm, pv: ref.kl_normal(qm, qv, pm, pv) - 0.25 * (torch.log(pv) - torch.log(qv)).sum(-1),
+    ),
+    Mistake(
+        "qv and pv are treated as log-variances: in this course they are variances (v > 0).",
+        lambda qm, qv, pm, pv: ref.kl_normal(qm, qv.exp(), pm, pv.exp()),
+    ),
+    Mistake(
+        "the squared mean difference (qm - pm)^2 is not divided by pv.",
+        lambda qm, qv, pm, pv: ref.kl_normal(qm, qv, pm, pv) + 0.5 * ((qm - pm).pow(2) * (1 - 1 / pv)).sum(-1),
+    ),
+    Mistake(
+        "the variance ratio qv / pv is missing from the sum.",
+        lambda qm, qv, pm, pv: ref.kl_normal(qm, qv, pm, pv) - 0.5 * (qv / pv).sum(-1),
+    ),
+    *_eps_family(
+        _KL_EPS,
+        lambda eps: (
+            lambda qm, qv, pm, pv: (
+                ref.kl_normal(qm, qv, pm, pv) + 0.5 * (torch.log((pv + eps) / (qv + eps)) - torch.log(pv / qv)).sum(-1)
+            )
+        ),
+    ),
+    *_eps_family(_KL_EPS, lambda eps: lambda qm, qv, pm, pv: ref.kl_normal(qm, qv.clamp(min=eps), pm, pv)),
+]
+MISTAKES["log_bernoulli_with_logits"] += [
+    Mistake(
+        "binary_cross_entropy_with_logits(x, logits) has its arguments in the wrong order: the input (the logits) "
+        "comes first and the target (x) second.",
+        lambda x, lg: -F.binary_cross_entropy_with_logits(x, lg, reduction="none").sum(-1),
+    ),
+    Mistake(
+        "this is the continuous Bernoulli, whose extra normalising constant makes it another distribution: use the "
+        "Bernoulli log-probability x log sigma(l) + (1 - x) log(1 - sigma(l)).",
+        lambda x, lg: torch.distributions.ContinuousBernoulli(logits=lg).log_prob(x).sum(-1),
+    ),
+    Mistake(
+        "the sign inside the softplus is flipped: log p = x * logits - softplus(logits), not - softplus(-logits).",
+        lambda x, lg: (x * lg - F.softplus(-lg)).sum(-1),
+    ),
+    Mistake(
+        "the two terms are swapped: x pairs with log sigma(logits) and (1 - x) with log(1 - sigma(logits)).",
+        lambda x, lg: ref.log_bernoulli_with_logits(1 - x, lg),
+    ),
+]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,6 +319,11 @@ def check_vae_negative_elbo_bound(
         if not (isinstance(out, (tuple, list)) and len(out) == 3):
             raise CheckFailed(f"{name} must return a tuple (nelbo, kl, rec); it returned {type(out).__name__}.")
         nelbo, kl, rec = out
+        if not any(isinstance(t, torch.Tensor) for t in out):
+            raise CheckFailed(
+                f"{name} returned Python numbers, not tensors: .item() (or float()) cuts the "
+                "gradient, so nothing could be trained. Return the scalar tensors themselves."
+            )
         if not all(_scalar(t) for t in out):
             shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in out]
             raise CheckFailed(
@@ -239,6 +342,13 @@ def check_vae_negative_elbo_bound(
                 hint = " It is averaged over latent dimensions: sum over them, then average over the batch."
             elif abs(ratio - beta) < 1e-3 and beta != 1:
                 hint = " It already includes beta: return the plain KL, nelbo = rec + beta * kl."
+            elif torch.allclose(rec.detach().double(), kl_ref.double(), rtol=1e-4, atol=1e-5):
+                hint = " kl and rec are swapped in the returned tuple: return them in the order (nelbo, kl, rec)."
+            elif torch.allclose(kl.detach().double(), ref.kl_normal(pm, pv, qm, qv).mean().double(), rtol=1e-4):
+                hint = (
+                    " This is KL(p || q): the direction is reversed. The argument order of kl_normal is "
+                    "(qm, qv, pm, pv): the posterior first, then the prior."
+                )
             else:
                 hint = (
                     " Use the analytic KL (kl_normal) between q(z|x) = N(m, v) and the prior model.prior(), "
@@ -311,3 +421,71 @@ def check_vae_negative_elbo_bound(
         )
     model.zero_grad(set_to_none=True)
     return n + 1
+
+
+def _shifted_prior(model):
+    """A copy of ``model`` whose prior ``model.prior()`` is not N(0, I) (the VAE keeps it in buffers)."""
+    model = copy.deepcopy(model)
+    z_dim = model.z_prior_m.shape[-1]
+    with torch.no_grad():
+        model.z_prior_m.copy_(torch.linspace(-1.0, 1.0, z_dim).reshape(1, z_dim))
+        model.z_prior_v.copy_(torch.linspace(0.5, 2.0, z_dim).reshape(1, z_dim))
+    return model
+
+
+def _confident_decoder(model, scale: float = 80.0):
+    """A copy of ``model`` whose decoder returns logits of several hundreds: sigmoid rounds to 0 or 1."""
+    model = copy.deepcopy(model)
+    last = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.mul_(scale)
+        last.bias.mul_(scale)
+    return model
+
+
+def check_vae_bound_contracts(negative_elbo_bound: Callable, model, x) -> None:
+    """What the deterministic limit cannot see: the prior of the model, confident decoders, the
+    distribution of the decoded codes and the random-generator contract."""
+    from vaelab.checks.probes import narrow_posteriors
+
+    from . import check_decoded_noise
+
+    name = "negative_elbo_bound"
+    shifted = _shifted_prior(model)
+    _, kl, _ = _call(negative_elbo_bound, name, (shifted, x, 1.0))
+    with torch.no_grad():
+        qm, qv = shifted.encode(x)
+        kl_ref = ref.kl_normal(qm, qv, *shifted.prior()).mean()
+        kl_std = ref.kl_normal(qm, qv, torch.zeros_like(qm), torch.ones_like(qv)).mean()
+    if not torch.allclose(kl.detach().double(), kl_ref.double(), rtol=1e-4, atol=1e-5):
+        hint = (
+            " It is the KL to N(0, I): use the model's prior, pm, pv = model.prior(), which is not always standard."
+            if torch.allclose(kl.detach().double(), kl_std.double(), rtol=1e-4, atol=1e-5)
+            else ""
+        )
+        raise CheckFailed(
+            f"{name} with a prior other than N(0, I): kl = {kl.item():.5g}, expected {kl_ref.item():.5g}.{hint}"
+        )
+    confident = TinyVariance(_confident_decoder(model))
+    _, _, rec = _call(negative_elbo_bound, name, (confident, x, 1.0))
+    with torch.no_grad():
+        qm, _ = confident.encode(x)
+        rec_ref = -ref.log_bernoulli_with_logits(x, confident.decode(qm)).mean()
+    close = torch.allclose(rec.detach().double(), rec_ref.double(), rtol=1e-4, atol=1e-3)
+    if not torch.isfinite(rec).all() or not close:
+        raise CheckFailed(
+            f"{name} with a confident decoder (logits of several hundreds), in the zero-variance limit: rec = "
+            f"{rec.item():.5g}, expected {rec_ref.item():.5g}. log(sigmoid(logits)) rounds to log(0) there: compute "
+            "the reconstruction from the logits in a stable way (log_bernoulli_with_logits, "
+            "F.binary_cross_entropy_with_logits or F.logsigmoid)."
+        )
+    narrow = copy.deepcopy(model)
+    narrow_posteriors(narrow)  # variances near 0.1: a sample scaled by v or by 1 stands out
+    check_decoded_noise(name, negative_elbo_bound, (narrow, x, 1.0), narrow, (x,), n_calls=10)
+
+
+def vae_bound_at(model, x, m, v, eps, beta: float = 1.0):
+    """The reference negative ELBO at the codes ``z = m + sqrt(v) * eps`` (``eps``: ``(S, B, Z)``)."""
+    z = m + v.sqrt() * eps
+    rec = -ref.log_bernoulli_with_logits(x.expand(z.shape[0], *x.shape), model.decode(z)).mean()
+    return rec + beta * ref.kl_normal(m, v, *model.prior()).mean()

@@ -34,6 +34,7 @@ from . import (
 )
 
 __all__ = [
+    "check_gmvae_far_prior",
     "check_log_normal_mixture_cases",
     "check_gmvae_negative_elbo_bound",
     "DecoderTap",
@@ -243,7 +244,8 @@ def _decoded_sample(name, tap, model, x, post, prior, rec, kl):
     if not tap.inputs:
         raise CheckFailed(f"{name} never decoded a latent sample: compute the logits with model.decode(z), z ~ q(z|x).")
     shaped = []
-    for z in tap.inputs:  # the codes of shape (B, Z), each once
+    for z in tap.inputs:  # the codes of shape (B, Z) (or (1, B, Z): one sample per image), each once
+        z = z.reshape(qm.shape) if z.numel() == qm.numel() and z.shape[-1] == qm.shape[-1] else z
         if z.shape == qm.shape and not any(torch.equal(z.detach(), seen.detach()) for seen in shaped):
             shaped.append(z)
     if not shaped:
@@ -340,6 +342,21 @@ def _kl_hint(kl, z, qm, qv, pm, pv, x) -> str | None:
                 "log p(z) is evaluated at the mean m instead of the sample z: both log-densities are taken at the "
                 "same sampled z.",
             ),
+            (
+                (log_q / qm.shape[-1] - log_p).mean(),
+                "log q(z|x) is averaged over the latent coordinates: sum over them (log_normal sums over the last "
+                "dimension).",
+            ),
+            (
+                (ref.log_normal(z, qm, qv.pow(2)) - log_p).mean(),
+                "log q(z|x) treats v as a standard deviation (D.Normal(m, v) takes a scale): the standard deviation "
+                "is sqrt(v).",
+            ),
+            (
+                (log_q - log_p - math.log(pm.shape[-2])).mean(),
+                "the mixture's -log K is missing: its weights are 1/K, so log p(z) = logsumexp_k log N(z; m_k, v_k) - "
+                "log K.",
+            ),
             (-log_p.mean(), "The log q(z|x) term is missing: the estimate is log q(z|x) - log p(z)."),
             (log_q.mean(), "The log p(z) term is missing: the estimate is log q(z|x) - log p(z)."),
         ]
@@ -347,6 +364,61 @@ def _kl_hint(kl, z, qm, qv, pm, pv, x) -> str | None:
         if _near(kl, value) and not _near(value, kl_ref):
             return hint
     return None
+
+
+def _check_gradient_at(name, nelbo, model, x, z):
+    """The gradient of the answer's bound must be the reference's at the same sample: the reference
+    rebuilds the decoded ``z`` as ``m + sqrt(v) * eps`` from the tapped noise ``eps`` and both bounds are
+    differentiated with respect to every parameter (encoder, decoder, mixture)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not nelbo.requires_grad:
+        raise CheckFailed(
+            f"{name}: nelbo has no gradient; do not use .item(), .detach() or torch.no_grad() in the objective."
+        )
+    got = torch.autograd.grad(nelbo, params, allow_unused=True, retain_graph=True)
+    m, v = model.encode(x)
+    eps = (z.detach() - m.detach()) / v.detach().sqrt()
+    zr = m + v.sqrt() * eps
+    bound = (
+        -ref.log_bernoulli_with_logits(x, model.decode(zr))
+        + ref.log_normal(zr, m, v)
+        - ref.log_normal_mixture(zr, *model.prior())
+    ).mean()
+    want = torch.autograd.grad(bound, params, allow_unused=True)
+    flat = [
+        torch.cat([(torch.zeros_like(p) if g is None else g).flatten().double() for g, p in zip(gs, params)])
+        for gs in (got, want)
+    ]
+    diff = (flat[0] - flat[1]).abs().max().item()
+    if diff > 1e-3 * flat[1].abs().max().item() + 1e-6:
+        raise CheckFailed(
+            f"{name}: the values are right, but the gradient of nelbo differs from the reference's at the same "
+            f"sample z (largest difference {diff:.3g}): a detached z, log-density or prior (.detach(), .item(), "
+            "torch.no_grad(), z.detach() in the KL) stops the gradient that the encoder and the mixture need."
+        )
+
+
+def check_gmvae_far_prior(negative_elbo_bound: Callable, model, x, shift: float = 40.0) -> None:
+    """Codes far from every mixture component: log p(z) is hundreds of nats below 0, so a mixture
+    computed as log(sum(exp(.))) or log(mean(exp(.))) underflows to -inf there."""
+    import copy
+
+    name = "negative_elbo_bound"
+    far = copy.deepcopy(model)
+    with torch.no_grad():
+        far.z_pre[:, : far.k].add_(shift)
+        qm, qv = far.encode(x)
+        pm, pv = far.prior()
+    with DecoderTap(far) as tap:
+        nelbo, kl, rec = _three_scalars(name, _call(negative_elbo_bound, name, (far, x)))
+    z = _decoded_sample(name, tap, far, x, (qm, qv), (pm, pv), rec, kl).detach()
+    _, kl_ref = _reference_terms(far, x, z, qm, qv, pm, pv)
+    if not torch.isfinite(kl) or not _near(kl.detach(), kl_ref, rtol=1e-4, atol=1e-3):
+        raise CheckFailed(
+            f"{name} with every component far from the codes (log p(z) near {-(kl_ref.item()):.0f}): "
+            f"kl = {kl.item():.5g}, expected {kl_ref.item():.5g}. log(sum(exp(.))) or log(mean(exp(.))) underflows "
+            "to log(0) there: combine the components with torch.logsumexp (log_normal_mixture), which is stable."
+        )
 
 
 def _mean_over_calls(name, negative_elbo_bound, model, x, n_calls, index):
@@ -399,9 +471,11 @@ def check_gmvae_negative_elbo_bound(
     zd = z.detach()
     rec_ref, kl_ref = _reference_terms(model, x, zd, qm, qv, pm, pv)
     if not _near(rec.detach(), rec_ref):
+        hint = _rec_hint(rec, rec_ref, x)
+        if _near(rec.detach(), kl_ref) and _near(kl.detach(), rec_ref):
+            hint = " kl and rec are swapped in the returned tuple: return them in the order (nelbo, kl, rec)."
         raise CheckFailed(
-            f"{name}: rec = {rec.item():.5g}, but -log p(x|z) at the decoded z is "
-            f"{rec_ref.item():.5g}.{_rec_hint(rec, rec_ref, x)}"
+            f"{name}: rec = {rec.item():.5g}, but -log p(x|z) at the decoded z is {rec_ref.item():.5g}.{hint}"
         )
     n += 1
     if not _near(kl.detach(), kl_ref):
@@ -470,4 +544,9 @@ def check_gmvae_negative_elbo_bound(
         "reparameterised z.",
     )
     model.zero_grad(set_to_none=True)
+    # 5. The gradient itself, at a tapped sample: the reference's at the same z.
+    with DecoderTap(model) as tap:
+        nelbo, kl, rec = _three_scalars(name, _call(negative_elbo_bound, name, (model, x)))
+    z = _decoded_sample(name, tap, model, x, (qm, qv), (pm, pv), rec, kl)
+    _check_gradient_at(name, nelbo, model, x, z)
     return n + 1

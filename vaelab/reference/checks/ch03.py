@@ -284,8 +284,9 @@ def _check_statistics(fn: Callable, model, x, iw: int, n_calls: int, name="negat
     diff = (got.mean(0) - refd.mean(0)).abs()
     if not torch.isfinite(got).all():
         raise CheckFailed(
-            f"{name} with iw = {iw} on a {kind} returned inf or nan: use log_mean_exp (logsumexp), never "
-            "log(mean(exp(.)))."
+            f"{name} with iw = {iw} on a {kind} returned inf or nan: the log-weights of images are "
+            "hundreds of nats below 0, so exp underflows to 0 in "
+            "log(mean(exp(.))); use the stable log-mean-exp (log_mean_exp, torch.logsumexp)."
         )
     if diff[0] > 6 * se[0]:
         if n_calls > 1 and got[:, 0].std() < 1e-9 < refd[:, 0].std():
@@ -386,3 +387,44 @@ def check_iwae_bound(
     n += _check_gradients(negative_iwae_bound, vae, x[:20], 3)
     n += _check_gradients(negative_iwae_bound, gmvae, x[:20], 3)
     return n
+
+
+def iwae_bound_at(model, x, m, v, eps):
+    """The reference negative IWAE bound at the codes ``z = m + sqrt(v) * eps`` (``eps``: ``(S, B, Z)``)."""
+    z = m + v.sqrt() * eps
+    s, b, z_dim = z.shape
+    log_w = (
+        ref.log_bernoulli_with_logits(x.expand(s, *x.shape), model.decode(z))
+        + model.log_prior(z.reshape(s * b, z_dim)).reshape(s, b)
+        - ref.log_normal(z, m, v)
+    )
+    return -(torch.logsumexp(log_w, 0) - math.log(s)).mean()
+
+
+def check_independent_samples(
+    negative_iwae_bound: Callable, model, x, iw: int = 4, name: str = "negative_iwae_bound"
+) -> None:
+    """The iw codes decoded for one image must be iw independent draws, not one draw copied iw times
+    (whatever the layout: ``(iw, B, Z)``, ``(iw * B, Z)`` repetition-major or example-major)."""
+    from vaelab.checks.probes import DecoderTap
+
+    from . import _codes_as_samples
+
+    with torch.no_grad():
+        qm, _ = model.encode(x)
+    with torch.no_grad(), DecoderTap(model) as tap:
+        _call(negative_iwae_bound, name, (model, x, iw))
+    batch, z_dim = qm.shape
+    copied = False  # independent draws are never equal, whichever layout holds the samples
+    for z in tap.inputs:
+        if z.numel() != iw * batch * z_dim:
+            continue
+        for example_major in (False, True):
+            samples = _codes_as_samples(z.detach(), batch, z_dim, example_major)
+            copied = copied or all(torch.equal(samples[0], samples[i]) for i in range(1, iw))
+    if copied:
+        raise CheckFailed(
+            f"{name} with iw = {iw}: the iw codes decoded for each image are identical: one sample z is drawn and "
+            "copied iw times, so the bound is only the single-sample ELBO. Draw iw independent samples (duplicate "
+            "x, or m and v, before sampling; never duplicate z)."
+        )

@@ -90,6 +90,11 @@ MISTAKES.update(
                 lambda x, dim: torch.logsumexp(x, dim),
             ),
             Mistake(
+                "the logsumexp is divided by n instead of subtracting log n: the mean is inside the log, so "
+                "log mean exp(x) = logsumexp(x) - log n.",
+                lambda x, dim: torch.logsumexp(x, dim) / x.shape[dim],
+            ),
+            Mistake(
                 "log(n) is added instead of subtracted: log(mean) = logsumexp - log(n).",
                 lambda x, dim: torch.logsumexp(x, dim) + math.log(x.shape[dim]),
             ),

@@ -112,8 +112,9 @@ MISTAKES.update(
     {
         "kl_cat": [
             Mistake(
-                "the arguments are swapped: this is KL(p || q) = sum p (log p - log q), not KL(q || p) = sum q "
-                "(log q - log p).",
+                "the arguments are swapped, so the direction is reversed: this is KL(p || q) = sum p (log p - log "
+                "q), not "
+                "KL(q || p) = sum q (log q - log p).",
                 _kl_mistake(lambda q, log_q, log_p: (log_p.exp() * (log_p - log_q)).sum(-1)),
             ),
             Mistake(
@@ -144,6 +145,25 @@ MISTAKES.update(
                 "the result is summed over the batch too: keep the batch dimensions, sum over the last dimension only.",
                 _kl_mistake(lambda q, log_q, log_p: (q * (log_q - log_p)).sum()),
             ),
+            Mistake(
+                "parentheses are missing: q * log_q - log_p weights only log q by q; the weight q multiplies the whole "
+                "difference, q * (log_q - log_p).",
+                _kl_mistake(lambda q, log_q, log_p: (q * log_q - log_p).sum(-1)),
+            ),
+            Mistake(
+                "the prior is assumed uniform (log p = -log Y): use the log_p you are given, which is not always "
+                "uniform.",
+                _kl_mistake(lambda q, log_q, log_p: (q * (log_q + math.log(q.shape[-1]))).sum(-1)),
+            ),
+            *[
+                Mistake(
+                    "an epsilon is added inside the log (or q is clamped): use the log_q you are given, which is "
+                    "exact even "
+                    "where q rounds to 0.",
+                    _kl_mistake(lambda q, log_q, log_p, eps=eps: (q * (torch.log(q + eps) - log_p)).sum(-1)),
+                )
+                for eps in (1e-12, 1e-10, 1e-8, 1e-6)
+            ],
         ],
     }
 )
@@ -214,6 +234,31 @@ MISTAKES.update(
                 "the cross-entropy is taken against q(y|x) of every class (a sum of log_softmax over all classes): "
                 "select the log-probability of the true label, e.g. with the one-hot y.",
                 lambda logits, labels: -logits.log_softmax(-1).sum(-1).mean(),
+            ),
+            Mistake(
+                "this is a per-class binary cross-entropy (a sigmoid on each logit): q(y|x) is one categorical "
+                "distribution over the classes, so use the softmax cross-entropy (F.cross_entropy, or log_softmax).",
+                lambda logits, labels: F.binary_cross_entropy_with_logits(
+                    logits, F.one_hot(labels, logits.shape[-1]).to(logits.dtype)
+                ),
+            ),
+            Mistake(
+                "this is a per-class binary cross-entropy (a sigmoid on each logit), summed over the classes: q(y|x) "
+                "is "
+                "one categorical distribution over the classes, so use the softmax cross-entropy (F.cross_entropy).",
+                lambda logits, labels: (
+                    F.binary_cross_entropy_with_logits(
+                        logits, F.one_hot(labels, logits.shape[-1]).to(logits.dtype), reduction="none"
+                    )
+                    .sum(-1)
+                    .mean()
+                ),
+            ),
+            Mistake(
+                "the logits are normalised over the batch dimension (log_softmax with dim=0): normalise over the "
+                "classes, "
+                "the last dimension (log_softmax(logits, dim=-1)).",
+                lambda logits, labels: F.nll_loss(logits.log_softmax(0), labels),
             ),
         ],
     }

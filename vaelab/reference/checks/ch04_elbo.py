@@ -132,6 +132,19 @@ def _mismatched_terms(model, x, layout):
     return rec, kl
 
 
+def _sigmoid_rec(model, x):
+    """Per-pair rec (B, Y) at the encoder mean, when the decoder's logits go through a sigmoid first."""
+    b, y_dim = x.shape[0], model.y_dim
+    out = torch.empty(b, y_dim, dtype=torch.float64)
+    with torch.no_grad():
+        eye = torch.eye(y_dim, dtype=x.dtype)
+        for k in range(y_dim):
+            y = eye[k].expand(b, y_dim)
+            m, _ = model.encode(x, y)
+            out[:, k] = -ref.log_bernoulli_with_logits(x, torch.sigmoid(model.decode(m, y))).double()
+    return out
+
+
 def _kl_y(q):
     return ref.kl_cat(q, q.clamp_min(1e-300).log(), torch.full_like(q, -math.log(q.shape[-1]))).mean()
 
@@ -169,6 +182,13 @@ def _diagnose_limit(name, got, model, x, q, rec_p, kl_p):
             "the per-label terms are summed without the q(y|x) weights: weight each label by q(y|x).",
         ),
         ((rec_ref * b, klz_ref * b, kly_ref * b), "it is the sum over the batch: take the mean over examples."),
+        (
+            ((q.mean(0) * rec_p.mean(0)).sum(), (q.mean(0) * kl_p.mean(0)).sum(), None),
+            "q(y|x) and the per-label terms are averaged over the batch separately and then multiplied: the mean of a "
+            "product is not the product of the means. Weight each image's terms by its own q(y|x), sum over the "
+            "labels, "
+            "then average over the batch.",
+        ),
     ]
     for layout in ("labels example-major", "images example-major", "reshape"):
         r, k = _mismatched_terms(model, x, layout)
@@ -197,6 +217,8 @@ def _diagnose_limit(name, got, model, x, q, rec_p, kl_p):
             )
         if _near(nelbo, rec + kl_z) and not _near(kly_ref, 0.0):
             return f"{name}: kl_y is missing from nelbo: nelbo = rec + kl_z + kl_y."
+        if _near(nelbo, rec + kl_z - kl_y) and not _near(kly_ref, 0.0):
+            return f"{name}: kl_y is subtracted in nelbo: both KL terms are added, nelbo = rec + kl_z + kl_y."
         return f"{name}: nelbo ({nelbo.item():.5g}) must equal rec + kl_z + kl_y ({(rec + kl_z + kl_y).item():.5g})."
     parts = []
     if not _near(rec, rec_ref):
@@ -208,6 +230,11 @@ def _diagnose_limit(name, got, model, x, q, rec_p, kl_p):
         hint = " The sign of rec is flipped: rec is the negative log-likelihood, -log p(x|z,y), a positive number."
     elif _near(rec, rec_ref / x.shape[1]):
         hint = " rec is averaged over pixels: sum over pixels (the last dimension), then weight and average."
+    elif _near(rec, (q * _sigmoid_rec(model, x)).sum(-1).mean()):
+        hint = (
+            " The decoder's output goes through a sigmoid before log_bernoulli_with_logits, which expects the "
+            "logits themselves (a double sigmoid): pass model.decode(z, y) as it is."
+        )
     elif not _near(kl_z, klz_ref) and _near(rec, rec_ref):
         hint = " kl_z is the analytic kl_normal(m, v, *model.prior()) of each pair, weighted by q(y|x)."
     return (
@@ -221,6 +248,17 @@ def _check_limit(name, negative_elbo_bound, model, x):
     tiny = TinySSVariance(model)
     got = _four_scalars(name, _call(negative_elbo_bound, name, (tiny, x)))
     q, rec_p, kl_p = _per_pair_terms(tiny, x)
+    if not all(bool(torch.isfinite(t).all()) for t in got):
+        confident = bool((q < 1e-30).any())
+        raise CheckFailed(
+            f"{name} returned inf or nan ({', '.join(f'{t.item():.4g}' for t in got)})"
+            + (
+                " with a confident classifier, where q(y|x) rounds to 0 for some labels: torch.log(softmax(.)) gives "
+                "-inf there and 0 * -inf = nan. Use log_q = F.log_softmax(logits, dim=-1), which stays finite."
+                if confident
+                else ": the computation is numerically unstable (use log_softmax, logsumexp, softplus)."
+            )
+        )
     rec_ref, klz_ref, kly_ref = (q * rec_p).sum(-1).mean(), (q * kl_p).sum(-1).mean(), _kl_y(q)
     nelbo, kl_z, kl_y, rec = (t.detach().double() for t in got)
     ok = (
@@ -230,6 +268,14 @@ def _check_limit(name, negative_elbo_bound, model, x):
         and _near(nelbo, rec + kl_z + kl_y, 1e-5, 1e-5)
     )
     if not ok:
+        again = _four_scalars(name, _call(negative_elbo_bound, name, (tiny, x)))
+        if any(not _near(a.detach(), b.detach(), 1e-6, 1e-6) for a, b in zip(got, again)):
+            raise CheckFailed(
+                f"{name}: with the encoder variance shrunk to ~0 the bound is deterministic, yet two calls gave "
+                f"rec = {got[3].item():.5g} and {again[3].item():.5g}: it samples a label (or draws other random "
+                "numbers) instead of summing over every label. Sum the per-label terms over all Y labels, weighted "
+                "by q(y|x)."
+            )
         raise CheckFailed(_diagnose_limit(name, got, tiny, x, q, rec_p, kl_p))
     return 1
 
@@ -294,6 +340,39 @@ def _check_gradients(name, negative_elbo_bound, model, x):
     return 1
 
 
+def _check_limit_gradient(name, negative_elbo_bound, model, x):
+    """In the vanishing-variance limit (float64) the gradient of nelbo is deterministic: it must be the
+    reference's with respect to every parameter (classifier, encoder, decoder)."""
+    import copy
+
+    model64 = copy.deepcopy(model).double()
+    tiny, x64 = TinySSVariance(model64), x.double()
+    params = [p for p in model64.parameters() if p.requires_grad]
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        nelbo = _four_scalars(name, _call(negative_elbo_bound, name, (tiny, x64)))[0]
+    if not nelbo.requires_grad:
+        raise CheckFailed(
+            f"{name}: nelbo has no gradient; do not use .item(), .detach() or torch.no_grad() in the objective."
+        )
+    got = torch.autograd.grad(nelbo, params, allow_unused=True)
+    reference = objectives.ssvae_negative_elbo_bound(tiny, x64, generator=_g(0))[0]
+    want = torch.autograd.grad(reference, params, allow_unused=True)
+    flat = [
+        torch.cat([(torch.zeros_like(p) if g is None else g).flatten() for g, p in zip(gs, params)])
+        for gs in (got, want)
+    ]
+    diff = (flat[0] - flat[1]).abs().max().item()
+    if diff > 1e-4 * flat[1].abs().max().item() + 1e-7:
+        raise CheckFailed(
+            f"{name}: the values are right, but the gradient of nelbo differs from the reference's (largest difference "
+            f"{diff:.3g}, with the encoder variance shrunk to ~0): a detached q(y|x) weight, z or term (.detach(), "
+            ".item(), torch.no_grad()) removes part of the gradient, so the classifier or the encoder would train "
+            "wrong."
+        )
+    return 1
+
+
 def check_ssvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x=None, n_calls: int = 20) -> int:
     """Check ``negative_elbo_bound(model, x) -> (nelbo, kl_z, kl_y, rec)`` of the SSVAE.
 
@@ -311,4 +390,5 @@ def check_ssvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
     n = _check_limit(name, negative_elbo_bound, model, x)
     n += _check_statistics(name, negative_elbo_bound, model, x, n_calls)
     n += _check_gradients(name, negative_elbo_bound, model, x)
+    n += _check_limit_gradient(name, negative_elbo_bound, model, x)
     return n

@@ -148,15 +148,35 @@ def _rec_candidates(model, x, z, y):
                 "decoder's mean as it is, otherwise no gradient flows where the mean leaves [0, 1].",
             ),
             (
-                right - const,
+                right - 0.5 * d * math.log(2 * math.pi),
+                "The log(2π) part of the normalising constant is missing: -log N(x; mean, 0.1 I) = sum (x - mean)^2 / "
+                "(2 * 0.1) + (D/2) log(2π * 0.1), with log(2π) as well as log(0.1).",
+            ),
+            (
+                _gaussian_rec(x, mean, math.exp(var)),
+                "model.x_var is treated as a log-variance (exp(0.1)): the variance is 0.1 itself; pass it as it is.",
+            ),
+            (
+                right - 2 * const,
                 "The normalising constant has the wrong sign: -log N(x; mean, 0.1 I) = sum (x - mean)^2 / (2 * 0.1) + "
                 "(D/2) log(2π * 0.1).",
             ),
         ]
 
 
-def _kl_candidates(kl_ref, kl_sampled, b):
+def _kl_candidates(kl_ref, kl_sampled, b, reversed_kl=None):
     return [
+        *(
+            []
+            if reversed_kl is None
+            else [
+                (
+                    reversed_kl,
+                    "This is KL(p || q): the direction is reversed. The "
+                    "argument order of kl_normal is (qm, qv, pm, pv): the posterior first.",
+                )
+            ]
+        ),
         (kl_ref * b, "It is the sum over the batch: take the mean over examples."),
         (-kl_ref, "The sign is flipped: KL(q || p) is non-negative; use kl_normal(m, v, *model.prior())."),
         (
@@ -202,7 +222,12 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
         raise CheckFailed(
             f"{name} never decoded a latent sample: compute the means with model.decode(z, y), z ~ q(z|x,y)."
         )
-    decoded = [(z, yy) for z, yy in zip(calls.z, calls.y) if z.shape == qm.shape]
+    # One sample per image, as (B, Z) or with a leading sample axis (1, B, Z): both are what the networks accept.
+    decoded = [
+        (z.reshape(qm.shape), yy if yy is None or yy.numel() != y.numel() else yy.reshape(y.shape))
+        for z, yy in zip(calls.z, calls.y)
+        if z.numel() == qm.numel() and z.shape[-1] == qm.shape[-1]
+    ]
     if not decoded:
         raise CheckFailed(
             f"{name} decoded z of shape {tuple(calls.z[0].shape)}; expected one sample per image, shape "
@@ -221,6 +246,14 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
         hint = hint or _matching(candidates, rec.detach())
     if chosen is None:
         right, _ = _rec_candidates(model, x, decoded[-1][0].detach(), decoded[-1][1].detach())
+        if not torch.isfinite(rec).all():
+            hint = hint or (
+                "It is inf or nan where the decoder's means are far from the pixels: the log of a density "
+                "(log(exp(.))) underflows there. Compute the log-density directly (log_normal), which "
+                "is numerically stable."
+            )
+        if _near(rec.detach(), kl_ref) and _near(kl.detach(), right):
+            hint = "kl and rec are swapped in the returned tuple: return them in the order (nelbo, kl, rec)."
         hint = hint or "rec = -mean over the batch of log_normal(x, model.decode(z, y), 0.1 * torch.ones_like(mean))."
         raise CheckFailed(
             f"{name}: rec = {rec.item():.5g}, but -log p(x|y,z) at the decoded z is {right.item():.5g}. {hint}"
@@ -239,7 +272,8 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
         with torch.no_grad():
             zd = chosen.detach()
             sampled = (ref.log_normal(zd, qm, qv) - ref.log_normal(zd, pm, pv)).mean()
-        hint = _matching(_kl_candidates(kl_ref, sampled, x.shape[0]), kl.detach()) or (
+            reversed_kl = ref.kl_normal(pm, pv, qm, qv).mean()
+        hint = _matching(_kl_candidates(kl_ref, sampled, x.shape[0], reversed_kl), kl.detach()) or (
             "kl = mean over the batch of kl_normal(m, v, *model.prior()), with m, v = model.encode(x, y)."
         )
         raise CheckFailed(
@@ -253,6 +287,8 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
         with torch.no_grad(), DecoderCalls(model) as calls_i:
             _, _, rec_i = _three_scalars(name, _call(negative_elbo_bound, name, (model, x, y)))
         for z, yy in zip(calls_i.z, calls_i.y):
+            if z.numel() == qm.numel() and z.shape[-1] == qm.shape[-1]:
+                z, yy = z.reshape(qm.shape), yy.reshape(y.shape) if yy is not None and yy.numel() == y.numel() else yy
             if z.shape == qm.shape and _near(rec_i, _rec_candidates(model, x, z, yy)[0]):
                 draws.append(z.detach())
                 break
@@ -289,3 +325,12 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
 # --------------------------------------------------------------------------------------------------
 
 # check_sample_grid_on: the visible check's, imported from vaelab.checks.ch05 above.
+
+
+def fsvae_bound_at(model, x, y, m, v, eps):
+    """The reference negative ELBO of the FSVAE at the codes ``z = m + sqrt(v) * eps`` (``eps``: ``(S, B, Z)``)."""
+    z = m + v.sqrt() * eps
+    s = z.shape[0]
+    mean = model.decode(z, y.expand(s, *y.shape))
+    rec = -ref.log_normal(x.expand(s, *x.shape), mean, torch.full_like(mean, model.x_var)).mean()
+    return rec + ref.kl_normal(m, v, *model.prior()).mean()
