@@ -64,3 +64,35 @@ def test_a_file_that_is_not_a_notebook(tmp_path, capsys):
     (tmp_path / "00_toy.ipynb").write_text("{oops")
     code, printed = run_check(tmp_path / "00_toy.ipynb", capsys)
     assert code == 2 and "is not a notebook" in printed
+
+
+def test_written_answers_still_empty_are_listed_and_answered_ones_are_not(source, tmp_path, capsys):
+    assert main(["release", "--solutions", str(TOY), "--chapters", str(tmp_path)]) == 0
+    _, printed = run_check(tmp_path / "00_toy.ipynb", capsys)
+    assert "note: 1 written answer(s) still empty: question_symmetry" in printed
+    notebooks.write(testing.make_submission(source), tmp_path / "answered.ipynb")
+    _, printed = run_check(tmp_path / "answered.ipynb", capsys)
+    assert "still empty" not in printed
+
+
+def test_each_verdict_is_printed_as_soon_as_its_check_has_run(source, tmp_path, capsys, monkeypatch):
+    """Progress: the verdict on `add` is out before the cells of `square` run, not at the end."""
+    from nbclient import NotebookClient
+
+    seen_before: dict[int, str] = {}
+    original = NotebookClient.execute_cell
+
+    def execute_cell(self, cell, index, *args, **kwargs):
+        seen_before[index] = capsys.readouterr().out
+        print(seen_before[index], end="")  # give the text back to the captured output
+        return original(self, cell, index, *args, **kwargs)
+
+    monkeypatch.setattr(NotebookClient, "execute_cell", execute_cell)
+    notebooks.write(testing.make_submission(source), tmp_path / "00_toy.ipynb")
+    code, printed = run_check(tmp_path / "00_toy.ipynb", capsys)
+    assert code == 0, printed
+    square = next(i for i, c in enumerate(source.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "square")
+    before_square = "".join(text for i, text in seen_before.items() if i <= square)
+    assert "running the notebook" in before_square
+    assert "add       passed" in before_square
+    assert "square    passed" not in before_square

@@ -22,7 +22,7 @@ from vaelab.reference.checks import (
     vae_bound_at,
 )
 
-from . import _g, _pos, _randn, refuse_reference
+from . import _g, _pos, _randn, judge_all, refuse_reference
 
 
 def test_sample_gaussian(sample_gaussian):
@@ -218,3 +218,6 @@ def test_negative_elbo_bound(negative_elbo_bound):
             big = VAE()  # the chapter's model: 784 pixels, z = 10
             xb = torch.bernoulli(torch.full((32, 784), 0.2), generator=_g(4))
             check_vae_negative_elbo_bound(negative_elbo_bound, model=big, x=xb, betas=(1.0,), n_calls=10)
+
+
+judge_all(globals())

@@ -21,7 +21,7 @@ from vaelab.reference.checks import (
     substituted,
 )
 
-from . import _g, _pos, _randn, refuse_reference
+from . import _g, _pos, _randn, judge_all, refuse_reference
 
 
 def _near_one_component(b, k, z_dim, seed, variance, dtype=torch.float32):
@@ -143,3 +143,6 @@ def test_negative_elbo_bound(negative_elbo_bound):
                 big = GMVAE()
             xb = torch.bernoulli(torch.full((32, 784), 0.2), generator=_g(4))
             check_gmvae_negative_elbo_bound(negative_elbo_bound, model=big, x=xb, n_calls=10)
+
+
+judge_all(globals())

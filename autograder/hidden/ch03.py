@@ -22,7 +22,7 @@ from vaelab.reference.checks import (
 )
 from vaelab.reference.checks.ch03 import check_independent_samples, iwae_bound_at, statistical_models
 
-from . import _g, _randn, refuse_reference
+from . import _g, _randn, judge_all, refuse_reference
 
 
 def test_duplicate(duplicate):
@@ -99,3 +99,6 @@ def test_negative_iwae_bound(negative_iwae_bound):
                     lambda m, v, eps, m_=m_: iwae_bound_at(m_, xs[:20], m, v, eps),
                     "niwae",
                 )
+
+
+judge_all(globals())

@@ -26,7 +26,7 @@ from vaelab.reference.checks import (
     substituted,
 )
 
-from . import _g, _randn, refuse_reference
+from . import _g, _randn, judge_all, refuse_reference
 
 
 def _log_softmax(*shape, seed, dtype=torch.float32, scale=1.0):
@@ -182,3 +182,6 @@ def test_classification_loss(classification_loss):
     check_classification_loss_model(
         classification_loss, model=_model(8, dtype=torch.float64, z_dim=4, x_dim=30, hidden=24), batch=20
     )
+
+
+judge_all(globals())

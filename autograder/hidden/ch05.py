@@ -21,7 +21,7 @@ from vaelab.reference.checks import (
 )
 from vaelab.reference.checks.ch05 import fsvae_bound_at
 
-from . import _g, refuse_reference
+from . import _g, judge_all, refuse_reference
 
 
 def _data(model, b, seed, dtype=torch.float32):
@@ -86,3 +86,6 @@ def test_sample_grid(sample_grid):
             )
             # the chapter's model
             check_sample_grid_on(sample_grid, _chapter_model(8), n_styles=20, seed=3)
+
+
+judge_all(globals())

@@ -8,7 +8,8 @@ checked statistically or in a deterministic limit, so any valid use of the rando
 generator passes.
 
 :data:`VISIBLE` maps each exercise (``"chapter/function"``) to its check and, for the observed
-exercises, to the probe whose expected observations a handout stores.
+exercises, to the probe whose expected observations a handout stores. Where the reference is
+installed, every check first refuses an answer that runs its exercise's reference (as the grader does).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .ch03 import check_duplicate, check_log_mean_exp, check_negative_iwae_bound
 from .ch04 import check_classification_loss, check_kl_cat, check_ssvae_elbo
 from .ch05 import check_fsvae_elbo, check_fsvae_sample_grid
 from .engine import CheckFailed
+from .refuse import refusing
 
 #: The visible check of every exercise, by ``"chapter/function"``.
 VISIBLE: dict[str, Callable] = {
@@ -46,6 +48,10 @@ VISIBLE: dict[str, Callable] = {
     "05_fsvae/negative_elbo_bound": check_fsvae_elbo,
     "05_fsvae/sample_grid": check_fsvae_sample_grid,
 }
+
+# Every visible check refuses an answer that runs its exercise's reference, with the grader's words.
+VISIBLE = {check_id: refusing(check_id, check) for check_id, check in VISIBLE.items()}
+globals().update({check.__name__: check for check in VISIBLE.values()})
 
 __all__ = ["CheckFailed", "VISIBLE", *(check.__name__ for check in VISIBLE.values())]
 

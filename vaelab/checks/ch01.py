@@ -8,14 +8,15 @@ observations, live in the instructor's source and stored in a student handout.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
 import torch
 
-from .engine import STANDARD_ERRORS, Case, CheckFailed, _call, _g, _pos, _randn, _report
+from .engine import STANDARD_ERRORS, Case, CheckFailed, _call, _g, _pos, _randn, _report, keeps_global_rng
 from .objective import ObjectiveProbe, ratio_hint, run_objective, standard_noise
-from .probes import narrow_posteriors, seeded
+from .probes import TinyVariance, narrow_posteriors, seeded
 from .pure import check_cases
 
 __all__ = [
@@ -114,15 +115,30 @@ def check_sample_gaussian_statistics(sample_gaussian: Callable, n: int = 100_000
 
 def check_sample_gaussian(sample_gaussian: Callable) -> None:
     """Visible check: moments, the zero-variance limit, gradients, broadcasting, fresh noise."""
+    keeps_global_rng(sample_gaussian, "sample_gaussian", (torch.zeros(2, 3), torch.ones(2, 3)))
     _report("sample_gaussian", check_sample_gaussian_statistics(sample_gaussian, n=50_000))
 
 
+def at_floor(*shape: int, seed: int, floor: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x, m, v)`` in float64 with every variance at the encoder's floor and x a draw of N(m, v):
+    an epsilon added to v, or a clamp of v, changes the log-density there by up to log 2 per coordinate."""
+    m = _randn(*shape, seed=seed, dtype=torch.float64)
+    v = torch.full(shape, floor, dtype=torch.float64)
+    return m + v.sqrt() * _randn(*shape, seed=seed + 1, dtype=torch.float64), m, v
+
+
 def log_normal_cases() -> list[Case]:
+    f64 = torch.float64
     return [
         Case("x, m, v of shape (4, 3)", (_randn(4, 3, seed=1), _randn(4, 3, seed=2), _pos(4, 3, seed=3))),
         Case(
             "z (5, 1, 2) against components m, v (1, 3, 2)",
             (_randn(5, 1, 2, seed=4), _randn(1, 3, 2, seed=5), _pos(1, 3, 2, seed=6)),
+        ),
+        Case("variances at the encoder's floor (1e-8), float64", at_floor(4, 3, seed=7)),
+        Case(
+            "tiny variances (1e-6) and points far from m (the density underflows to 0), float64",
+            (_randn(4, 3, seed=9, dtype=f64), _randn(4, 3, seed=10, dtype=f64), torch.full((4, 3), 1e-6, dtype=f64)),
         ),
     ]
 
@@ -142,6 +158,15 @@ def kl_normal_cases() -> list[Case]:
                 torch.ones(1, 3, dtype=torch.float32),
             ),
         ),
+        Case(
+            "a very narrow q (variances at the encoder's floor, 1e-8) against N(0, I), float64",
+            (
+                _randn(4, 3, seed=7, dtype=torch.float64),
+                torch.full((4, 3), 1e-8, dtype=torch.float64),
+                torch.zeros(1, 3, dtype=torch.float64),
+                torch.ones(1, 3, dtype=torch.float64),
+            ),
+        ),
     ]
 
 
@@ -159,6 +184,7 @@ def check_log_normal(log_normal: Callable) -> None:
         log_normal,
         log_normal_cases(),
         "Small differences like this come from an epsilon added to v or an approximate constant for log(2π).",
+        otherwise="Sum over the last dimension (dim=-1), whatever the number of leading dimensions.",
     )
 
 
@@ -168,6 +194,8 @@ def check_kl_normal(kl_normal: Callable) -> None:
         kl_normal,
         kl_normal_cases(),
         "Small differences like this come from an epsilon added to a variance or inside a log.",
+        otherwise="kl_normal is the analytic (closed form) KL between two diagonal Gaussians, not an estimate from a "
+        "sample.",
     )
 
 
@@ -230,13 +258,59 @@ def vae_probe(n_calls: int = 30) -> ObjectiveProbe:
         sampled=("rec",),
         n_calls=n_calls,
         consistency=lambda name, args, out: _beta_consistency(name, args[2], *out),
-        extra=[standard_noise],
+        extra=[standard_noise, _vae_extremes],
     )
 
 
+def shifted_prior(model):
+    """A copy of a VAE whose prior ``model.prior()`` is not N(0, I) (means -1..1, variances 0.5..2)."""
+    model = copy.deepcopy(model)
+    z_dim = model.z_prior_m.shape[-1]
+    with torch.no_grad():
+        model.z_prior_m.copy_(torch.linspace(-1.0, 1.0, z_dim).reshape(1, z_dim))
+        model.z_prior_v.copy_(torch.linspace(0.5, 2.0, z_dim).reshape(1, z_dim))
+    return model
+
+
+def confident_decoder(model, scale: float = 80.0):
+    """A copy of ``model`` whose decoder returns logits of several hundreds: a sigmoid rounds to 0 or 1."""
+    model = copy.deepcopy(model)
+    last = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.mul_(scale)
+        last.bias.mul_(scale)
+    return model
+
+
+PRIOR = "kl with a prior other than N(0, I)"
+CONFIDENT = "rec with a confident decoder (logits of several hundreds), in the zero-variance limit"
+
+
+def _vae_extremes(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs) -> None:
+    """The model's own prior (not N(0, I)), and a decoder so confident that log(sigmoid) rounds to log 0."""
+    model, x = inputs
+    obs.values[PRIOR] = probe._call(fn, (shifted_prior(model), x, 1.0))[1].detach()
+    with torch.random.fork_rng():
+        torch.manual_seed(probe.seed)
+        obs.values[CONFIDENT] = probe._call(fn, (TinyVariance(confident_decoder(model)), x, 1.0))[2].detach()
+
+
 def _vae_hints(where: str, got, want) -> str:
+    if where == PRIOR:
+        return "Use the model's prior, pm, pv = model.prior(): it is not always N(0, I)."
+    if where == CONFIDENT:
+        return (
+            "log(sigmoid(logits)) rounds to log(0) for confident logits: compute the reconstruction from the logits "
+            "in a stable way (log_bernoulli_with_logits, F.binary_cross_entropy_with_logits or F.logsigmoid)."
+        )
     model, x = _vae_inputs()
-    return ratio_hint(where, got, want, batch=x.shape[0], last_dims={"kl": model.z_dim, "rec": x.shape[1]}, betas=BETAS)
+    hint = ratio_hint(where, got, want, batch=x.shape[0], last_dims={"kl": model.z_dim, "rec": x.shape[1]}, betas=BETAS)
+    if not hint and where.startswith("kl with"):
+        return (
+            "kl is the analytic KL, kl_normal(m, v, pm, pv) with pm, pv = model.prior() (q first, then the prior), "
+            "averaged over the batch: the same at every call, not a Monte Carlo estimate at the sample."
+        )
+    return hint
 
 
 def check_negative_elbo_bound(negative_elbo_bound: Callable) -> None:

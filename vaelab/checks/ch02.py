@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
 
-from .engine import Case, _g, _pos, _randn
+from .engine import Case, CheckFailed, _g, _pos, _randn
 from .objective import ObjectiveProbe, ratio_hint, run_objective, standard_noise
-from .probes import narrow_posteriors, seeded, spread_prior
+from .probes import DecoderTap, TinyVariance, narrow_posteriors, seeded, spread_prior
 from .pure import check_cases
 
 __all__ = ["check_log_normal_mixture", "check_gmvae_elbo", "gmvae_probe"]
@@ -32,7 +33,19 @@ def log_normal_mixture_cases() -> list[Case]:
             "z (8, 10) against K = 500 components (the chapter's sizes)",
             (_randn(8, 10, seed=7), 0.3 * _randn(1, 500, 10, seed=8), _pos(1, 500, 10, seed=9)),
         ),
+        Case(
+            "points next to a narrow component (variances 1e-8: log-densities near +160, exp overflows in float32)",
+            _near_one_component(4, 5, 20, seed=24, variance=1e-8),
+            grad=False,
+        ),
     ]
+
+
+def _near_one_component(b: int, k: int, z_dim: int, seed: int, variance: float):
+    """Points next to component 0 of a mixture whose components all have the variance ``variance``."""
+    m = _randn(1, k, z_dim, seed=seed, scale=3.0)
+    v = torch.full((1, k, z_dim), variance, dtype=torch.float32)
+    return m[0, :1] + variance**0.5 * _randn(b, z_dim, seed=seed + 1), m, v
 
 
 def check_log_normal_mixture(log_normal_mixture: Callable) -> None:
@@ -67,19 +80,65 @@ def gmvae_probe(n_calls: int = 30) -> ObjectiveProbe:
         sampled=("rec", "kl"),
         n_calls=n_calls,
         consistency=_sum_of_terms,
-        extra=[standard_noise],
+        extra=[standard_noise, _kl_at_decoded_z],
     )
 
 
-def _sum_of_terms(name, args, out) -> None:
-    from .engine import CheckFailed
+SAME_Z = "kl + |eps|²/2 at the decoded z = m + sqrt(v) eps, in the zero-variance limit"
+FAR = SAME_Z + ", every component far from the codes"
 
+
+def _kl_at_decoded_z(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs) -> None:
+    """Whether ``kl`` is log q(z|x) - log p(z) at the very z that was decoded, observed without the reference.
+
+    In the zero-variance limit (float64) z is the encoder mean up to ``sqrt(v) eps``, so log p(z) and the
+    normalising constant of q are deterministic and log q(z|x) varies only as -|eps|²/2, with ``eps`` the
+    decoded code's noise (read by a tap). ``kl + mean |eps|²/2`` is then deterministic for a right answer,
+    but not for a KL estimated at a second sample or with the entropy in closed form. Also with every
+    mixture component far away, where log(mean(exp(.))) of the components underflows.
+    """
+    for label, shift in ((SAME_Z, 0.0), (FAR, 40.0)):
+        model, x = (copy.deepcopy(a) for a in inputs)
+        model.double()
+        with torch.no_grad():
+            model.z_pre[:, : model.k].add_(shift)
+        limit = TinyVariance(model)
+        x = x.double()
+        with torch.no_grad():
+            qm, qv = limit.encode(x)
+        with torch.random.fork_rng(), DecoderTap(model) as tap:
+            torch.manual_seed(probe.seed)
+            kl = probe._call(fn, (limit, x))[1].detach()
+        codes = [z.detach()[..., : qm.shape[-1]] for z in tap.inputs if z.numel() == qm.numel()]
+        if not codes:
+            raise CheckFailed(
+                f"{probe.name} never decoded codes z of the encoder's shape {tuple(qm.shape)}: decode the sample "
+                "z ~ q(z|x) with model.decode(z)."
+            )
+        eps = (codes[0].reshape(qm.shape) - qm) / qv.sqrt()
+        obs.values[label] = kl + 0.5 * eps.pow(2).sum(-1).mean()
+
+
+def _sum_of_terms(name, args, out) -> None:
     nelbo, kl, rec = out
     if not torch.allclose(nelbo.detach().double(), (rec + kl).detach().double(), rtol=1e-5, atol=1e-5):
         raise CheckFailed(f"{name}: nelbo ({nelbo.item():.5g}) must equal rec + kl ({(rec + kl).item():.5g}).")
 
 
 def _gmvae_hints(where, got, want) -> str:
+    g = got.values.get(where)
+    if where in (SAME_Z, FAR) and g is not None and not torch.isfinite(g).all():
+        return (
+            "kl is inf or nan when the codes are far from every component: log(mean(exp(.))) (or log(sum(exp(.)))) "
+            "of the components' log-densities underflows to log(0). Combine them with torch.logsumexp "
+            "(log_normal_mixture), which is stable."
+        )
+    if where in (SAME_Z, FAR):
+        return (
+            "kl must be the Monte Carlo estimate log q(z|x) - log p(z) at the same z that was decoded, with p the "
+            "mixture prior of model.prior() (log_normal_mixture): not at a second sample, not with the entropy of q "
+            "in closed form in place of log q(z|x), and not an analytic KL (the KL to a mixture has no closed form)."
+        )
     return ratio_hint(where, got, want, batch=64, last_dims={"rec": 20})
 
 

@@ -28,6 +28,9 @@ def log_mean_exp_cases() -> list[Case]:
         Case("x of shape (3, 5), dim = -1", (_randn(3, 5, seed=2), -1)),
         Case("log-weights near -500 (exp underflows to 0)", (_randn(5, 3, seed=3) - 500.0, 0)),
         Case("log-weights near +500 (exp overflows to inf)", (_randn(3, 4, seed=4) + 500.0, 1)),
+        Case("values near +800 (exp overflows to inf in float64 too)", (_randn(4, 6, seed=5, scale=5.0) + 800.0, 1)),
+        Case("a spread of 10^4 between the values", (torch.tensor([[0.0, -1e4, -5e3], [1e4, -1e4, 2.0]]), 1)),
+        Case("float64 values near -1e4", (_randn(5, 3, seed=6, dtype=torch.float64) - 1e4, 0)),
     ]
 
 
@@ -63,7 +66,9 @@ def _ordered(name, args, out) -> None:
     if args[2] == 1 and not torch.allclose(niwae.detach().double(), (rec + kl).detach().double(), rtol=1e-4, atol=1e-4):
         raise CheckFailed(
             f"{name}: with iw = 1 the bound is the ELBO, so niwae ({niwae.item():.5g}) must equal rec + kl "
-            f"({(rec + kl).item():.5g}) at the same sample."
+            f"({(rec + kl).item():.5g}) at the same sample. Check the log-weight, log w = log p(x|z) + log p(z) - "
+            "log q(z|x) (the prior's log p(z) = model.log_prior(z), and log q(z|x)), the sign of kl = mean of "
+            "log q(z|x) - log p(z), and that the log-mean-exp runs over the dimension of the iw samples."
         )
 
 
@@ -81,10 +86,36 @@ def iwae_probe(n_calls: int = 40) -> ObjectiveProbe:
         n_calls=n_calls,
         gradient_samples=True,
         consistency=_ordered,
+        extra=[_chapter_sized],
     )
 
 
+BIG = "niwae with the chapter's 784-pixel images (log-weights near -540), its mean over 10 calls"
+
+
+def _chapter_sized(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs) -> None:
+    """The bound of the chapter's VAE on 784-pixel images: the log-weights are hundreds of nats below 0,
+    so exp of them underflows to 0 and log(mean(exp(.))) to log(0)."""
+    from ..models import VAE
+
+    model = seeded(lambda: VAE(), seed=3)
+    x = torch.bernoulli(torch.full((8, 784), 0.2, dtype=torch.float32), generator=_g(4))
+    draws = []
+    with torch.random.fork_rng():
+        torch.manual_seed(probe.seed)
+        for _ in range(10):
+            draws.append(probe._call(fn, (model, x, 4))[0].item())
+    obs.samples[BIG] = torch.tensor(draws, dtype=torch.float64)
+
+
 def _iwae_hints(where, got, want) -> str:
+    g = got.samples.get(where)
+    if where == BIG and g is not None and not torch.isfinite(g).all():
+        return (
+            "niwae is inf or nan on real images: exp of log-weights near -540 underflows to 0, so "
+            "log(mean(exp(log w))) is log(0). Average the weights in log space with a stable log-mean-exp "
+            "(log_mean_exp, which subtracts the maximum)."
+        )
     return ratio_hint(where, got, want, batch=32, last_dims={"rec": 20})
 
 

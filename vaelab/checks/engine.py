@@ -56,19 +56,41 @@ def _close(got: Any, expected: torch.Tensor, scale: float = 1.0) -> bool:
     return bool(ok.all())
 
 
+def _describe_one(a: Any) -> str:
+    """One argument in a line: a tensor by its shape and dtype, a model by its class (never its repr,
+    which prints every layer), a number or short string as it is."""
+    if isinstance(a, torch.Tensor):
+        return f"tensor{tuple(a.shape)} {str(a.dtype).replace('torch.', '')}"
+    if isinstance(a, torch.nn.Module):
+        return f"a {type(a).__name__} model"
+    if isinstance(a, (tuple, list)) and len(a) <= 4:
+        return "(" + ", ".join(_describe_one(x) for x in a) + ")"
+    if isinstance(a, (bool, int, float, str, type(None))) and len(repr(a)) <= 40:
+        return repr(a)
+    return f"a {type(a).__name__}"
+
+
 def _describe(args: tuple) -> str:
-    parts = []
-    for a in args:
-        if isinstance(a, torch.Tensor):
-            parts.append(f"tensor{tuple(a.shape)} {str(a.dtype).replace('torch.', '')}")
-        else:
-            parts.append(repr(a))
-    return "(" + ", ".join(parts) + ")"
+    """The arguments of a call in one line, e.g. ``(a VAE model, tensor(20, 784) float32, 4)``."""
+    return "(" + ", ".join(_describe_one(a) for a in args) + ")"
+
+
+def _plain(result: Any, name: str) -> Any:
+    """``result`` if every tensor in it is a plain ``torch.Tensor``: a subclass can redefine every
+    operation on itself (``__torch_function__``), comparisons included, so no check could trust it."""
+    items = result if isinstance(result, (tuple, list)) else (result,)
+    for item in items:
+        if isinstance(item, torch.Tensor) and type(item) not in (torch.Tensor, torch.nn.Parameter):
+            raise CheckFailed(
+                f"{name} returned a {type(item).__name__}, a subclass of torch.Tensor: return a plain torch.Tensor "
+                "(the result of ordinary torch operations)."
+            )
+    return result
 
 
 def _call(fn: Callable, name: str, args: tuple):
     try:
-        return fn(*args)
+        return _plain(fn(*args), name)
     except NotImplementedError:
         raise CheckFailed(
             f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
@@ -76,7 +98,8 @@ def _call(fn: Callable, name: str, args: tuple):
     except CheckFailed:
         raise
     except Exception as exc:  # the student's code raised: report it as feedback, with the inputs
-        raise CheckFailed(f"{name}{_describe(args)} raised {type(exc).__name__}: {exc}") from exc
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise CheckFailed(f"{name} raised {type(exc).__name__}: {first} (called with {_describe(args)})") from exc
 
 
 def _require_gradient(module: torch.nn.Module, message: str) -> None:
@@ -134,6 +157,34 @@ def calls_reference(student: Callable, reference: Callable, *args, **kwargs) -> 
     finally:
         sys.setprofile(old)
     return found
+
+
+def keeps_global_rng(fn: Callable, name: str, args: tuple, seeds: tuple[int, int] = (101, 202)) -> None:
+    """``fn`` must draw from torch's global generator, not reset it (no ``torch.manual_seed`` inside).
+
+    From two different global seeds, the call must leave two different random states behind (the
+    grader's test, with its wording). Needs no reference.
+    """
+    after = []
+    with torch.random.fork_rng():
+        for seed in seeds:
+            torch.manual_seed(seed)
+            _call(fn, name, args)
+            after.append(torch.random.get_rng_state())
+    if torch.equal(after[0], after[1]):
+        raise CheckFailed(
+            f"{name} resets torch's global random state (torch.manual_seed inside the function?): every call then "
+            "reuses the same noise, and the rest of the notebook loses its randomness. Never seed inside an exercise; "
+            "draw from the global generator (or the generator you are given)."
+        )
+
+
+def refusal(name: str, reference: Callable) -> str:
+    """The grader's message for an answer that runs the reference implementation of its exercise."""
+    return (
+        f"{name} calls vaelab's reference implementation ({reference.__module__}.{reference.__name__}). "
+        "The exercise is to write it yourself, so this answer earns no points for this function."
+    )
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .engine import STANDARD_ERRORS, CheckFailed, _call, _report, _scalar, substituted
+from .engine import STANDARD_ERRORS, CheckFailed, _call, _report, _scalar, keeps_global_rng, substituted
 from .observe import Observation, expectations, fingerprint, judge
 from .probes import DecoderTap, TinyVariance
 
@@ -40,6 +40,11 @@ def outputs_of(name: str, out, names: Sequence[str]) -> tuple:
             f"{name} must return a tuple {wanted}; it returned {type(out).__name__}"
             + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
             + "."
+        )
+    if any(isinstance(t, (int, float)) for t in out):
+        raise CheckFailed(
+            f"{name} returned Python numbers, not tensors: .item() (or float()) cuts the gradient, so nothing could "
+            "be trained. Return the scalar tensors themselves."
         )
     if not all(_scalar(t) for t in out):
         shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in out]
@@ -89,13 +94,16 @@ class ObjectiveProbe:
 
     def _call(self, fn, args) -> tuple:
         out = outputs_of(self.name, _call(fn, self.name, args), self.outputs)
-        if self.consistency is not None:
+        # Non-finite outputs are left to the observations, which name the instability.
+        if self.consistency is not None and all(bool(torch.isfinite(t).all()) for t in out):
             self.consistency(self.name, args, out)
         return out
 
     def __call__(self, fn: Callable) -> Observation:
         inputs = self.inputs()
         obs = Observation(inputs=fingerprint(*inputs))
+        rng_args = self.limit_args(*inputs) if self.limit_args is not None else self.calls(*inputs)[0][0]
+        keeps_global_rng(fn, self.name, rng_args)
         for args, label in self.calls(*inputs):
             out = self._call(fn, args)
             for key in self.exact:
@@ -121,7 +129,8 @@ class ObjectiveProbe:
         with torch.random.fork_rng():
             torch.manual_seed(self.seed)
             out = self._call(fn, (TinyVariance(model), *args[1:]))
-        for key, value in zip(self.outputs, out):
+        # The terms first, the bound last: a wrong term is then named rather than the sum it spoils.
+        for key, value in [*zip(self.outputs[1:], out[1:]), (self.outputs[0], out[0])]:
             if key not in self.limit_random:
                 obs.values[f"{key} in the zero-variance limit"] = value.detach()
         if not out[0].requires_grad:
@@ -168,6 +177,14 @@ class ObjectiveProbe:
         return {key: torch.tensor(values, dtype=torch.float64) for key, values in draws.items()}
 
 
+#: The hint for an objective whose output is inf or nan where the answer's is finite.
+UNSTABLE = (
+    "The answer is finite but yours is inf or nan: the computation is numerically unstable. A probability that "
+    "rounds to 0 (exp of a large negative number underflows, a sigmoid or softmax saturates) gives log(0) = -inf: "
+    "stay in log space (log_softmax, logsumexp, F.logsigmoid, binary_cross_entropy_with_logits)."
+)
+
+
 def ratio_hint(
     where: str,
     got: Observation,
@@ -184,6 +201,8 @@ def ratio_hint(
         )
     if where in want.samples:
         g, w = got.samples.get(where), want.samples[where]
+        if g is not None and not torch.isfinite(g).all() and torch.isfinite(w).all():
+            return UNSTABLE
         if g is not None and g.std() < 1e-9 < w.std():
             return "It never changes between calls: z must be sampled from q(z|x), not set to its mean."
         if where.startswith("gradient"):
@@ -195,6 +214,8 @@ def ratio_hint(
     g, w = got.values.get(where), want.values.get(where)
     if g is None or w is None or g.numel() != 1 or abs(w.item()) < 1e-12:
         return ""
+    if not torch.isfinite(g).all() and torch.isfinite(w).all():
+        return UNSTABLE
     output = where.split(" ")[0]
     for key, draws in want.samples.items():  # the value of another output: swapped in the tuple?
         other = key.split(" ")[0]

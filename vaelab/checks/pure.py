@@ -76,10 +76,14 @@ def _constant_ratio(got: torch.Tensor, want: torch.Tensor) -> float | None:
     return None
 
 
-def pure_hints(near_miss: str = "") -> Callable[[str, Observation, Observation], str]:
-    """Hints for a case whose output differs: shapes, instability, a constant factor, a near miss."""
+def pure_hints(near_miss: str = "", otherwise: str = "") -> Callable[[str, Observation, Observation], str]:
+    """Hints for a case whose output differs: shapes, instability, a constant factor, a near miss, else
+    ``otherwise``."""
 
     def hints(where: str, got: Observation, want: Observation) -> str:
+        return _hint(where, got, want) or otherwise
+
+    def _hint(where: str, got: Observation, want: Observation) -> str:
         g, w = got.values.get(where), want.values[where]
         if where.endswith(HAS_GRADIENT):
             return (
@@ -101,9 +105,10 @@ def pure_hints(near_miss: str = "") -> Callable[[str, Observation, Observation],
             return ""
         if not torch.isfinite(g).all() and torch.isfinite(w).all():
             return (
-                "The answer is finite but yours is inf or nan: the computation is numerically unstable (avoid "
-                "log(sigmoid(.)), log(sum(exp(.))), log of a probability that can be 0, and clamping; use "
-                "logsumexp, softplus, log_softmax or binary_cross_entropy_with_logits)."
+                "The answer is finite but yours is inf or nan: the computation is numerically unstable (exp "
+                "overflows to inf or underflows to 0, and a log of 0 is -inf: avoid log(sigmoid(.)), "
+                "log(sum(exp(.))) without subtracting the maximum, log of a probability that can be 0, and "
+                "clamping; use logsumexp, softplus, log_softmax or binary_cross_entropy_with_logits)."
             )
         ratio = _constant_ratio(g, w)
         if ratio is not None:
@@ -116,13 +121,36 @@ def pure_hints(near_miss: str = "") -> Callable[[str, Observation, Observation],
     return hints
 
 
+def shape_hint(message: str) -> str:
+    """A hint for the usual shape errors of PyTorch, from the message of a function that raised."""
+    if " raised " not in message:
+        return ""
+    if "must match the size of tensor" in message:
+        return (
+            ". The shapes do not broadcast: give each tensor the axes it needs (unsqueeze, keepdim=True) and reduce "
+            "over the dimension the exercise names."
+        )
+    if "to match target batch_size" in message:
+        return ". The targets must hold one label per image: take the argmax of y over its last dimension (the labels)."
+    return ""
+
+
 def check_cases(
-    check_id: str, fn: Callable, cases: Sequence[Case], near_miss: str = "", wrap: Callable | None = None
+    check_id: str,
+    fn: Callable,
+    cases: Sequence[Case],
+    near_miss: str = "",
+    wrap: Callable | None = None,
+    otherwise: str = "",
 ) -> int:
     """Compare ``fn`` with the expected observation of ``check_id`` on ``cases``; print ✓ and return
     the number of cases, or raise :class:`CheckFailed` naming the likely mistake."""
     name = check_id.split("/")[-1]
     probe = cases_probe(name, cases, wrap)
-    judge(name, probe(fn), expectations().get(check_id, probe), pure_hints(near_miss))
+    try:
+        got = probe(fn)
+    except CheckFailed as error:
+        raise CheckFailed(f"{error}{shape_hint(str(error))}") from None
+    judge(name, got, expectations().get(check_id, probe), pure_hints(near_miss, otherwise))
     _report(name, len(cases))
     return len(cases)
