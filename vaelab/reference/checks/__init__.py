@@ -184,6 +184,15 @@ def _exception_hint(message: str) -> str:
     return ""
 
 
+def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Same shape and the same values, nan where nan (an input the answer left alone)."""
+    return (
+        a.shape == b.shape
+        and bool(torch.equal(a.detach().isnan(), b.isnan()))
+        and bool((a.detach().nan_to_num(0.0) == b.nan_to_num(0.0)).all())
+    )
+
+
 def check_against_reference(
     student: Callable,
     name: str,
@@ -204,7 +213,12 @@ def check_against_reference(
             for a in case.args
         )
         case = Case(case.description, args, case.grad)
-        expected = reference(*args)
+        # The answer runs before the reference, on its own copy of the inputs: the expected value does
+        # not exist yet while the answer runs (nothing to read from the caller's frame), and an answer
+        # that changes its inputs in place does not change what it is compared with.
+        own = tuple(
+            a.detach().clone().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor) else a for a in args
+        )
         try:
             got = _call(student, name, args)
         except CheckFailed as failure:
@@ -212,6 +226,16 @@ def check_against_reference(
             if not hint or hint.strip() in str(failure):
                 raise
             raise CheckFailed(str(failure).rstrip(". ") + "." + hint) from None
+        changed = [
+            i for i, (a, b) in enumerate(zip(args, own)) if isinstance(a, torch.Tensor) and not _same_tensor(a, b)
+        ]
+        if changed:
+            raise CheckFailed(
+                f"{name} on {case.description} changes its input number {changed[0] + 1} in place (an operation "
+                "ending in _, such as clamp_ or add_, or an assignment into it): the caller's tensors must stay as "
+                "they were; compute on new tensors instead."
+            )
+        expected = reference(*args)
         if not _close(got, expected):
             message = _diagnose(name, got, expected, case, mistakes)
             if "values differ" in message or "inf or nan" in message:
