@@ -107,6 +107,11 @@ class Course:
         self.config.IgnorePattern.pattern = WARNING_PATTERN
         # Quiet kernels: ipykernel warns on stderr about unencrypted TCP at every start.
         self.config.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+        # After the last cell the kernel holds nothing of value: stop it at once. The graceful
+        # default sends a shutdown request and polls for the exit, which took about 3 s per
+        # notebook (a third of a chapter's grading without training); the sandbox then kills
+        # whatever the kernel left, as it does after a graceful exit.
+        self.config.Execute.shutdown_kernel = "immediate"
         self.config.Autograde.autograde_preprocessors = [
             GuardedExecute,
             IgnorePattern,

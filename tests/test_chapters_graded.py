@@ -434,7 +434,7 @@ def test_the_reference_answers_get_full_marks(batch, chapter):
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_the_feedback_shows_the_students_own_figures(batch, chapter):
-    """The notebook trains (a quarter of fast mode's steps while it is graded) and draws its
+    """The notebook trains (a handful of steps while it is graded, `vaelab.train.GRADING_STEPS`) and draws its
     figures, which the feedback page embeds."""
     assert "data:image/png;base64," in batch.feedback("ref", chapter)
 

@@ -4,7 +4,8 @@
   batches and returns a :class:`History`.
 * :mod:`vaelab.registry` names each model's objective and recipe (``train_model``), and
   :mod:`vaelab.checkpoints` stores a trained model.
-* :func:`fast_mode` / :func:`steps_for`: few steps when ``VAELAB_FAST=1`` or under nbgrader.
+* :func:`fast_mode` / :func:`steps_for`: few steps when ``VAELAB_FAST=1`` or under nbgrader, and
+  only a handful while the autograder grades (:func:`grading_mode`).
 
 Shapes use the course alphabet: B batch, D data, Z latent.
 
@@ -34,10 +35,12 @@ __all__ = [
     "TrainingDivergedError",
     "train",
     "fast_mode",
+    "grading_mode",
     "steps_for",
     "resolve_device",
     "to_device",
     "make_optimizer",
+    "GradingAdam",
 ]
 
 LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, Any]]"]
@@ -63,20 +66,28 @@ def fast_mode() -> bool:
     return flag in {"1", "true", "yes", "on"} or "NBGRADER_EXECUTION" in os.environ
 
 
-#: The share of fast mode's steps that a notebook trains while the autograder grades it
-#: (``NBGRADER_EXECUTION=autograde``): no grade depends on training, which there only draws the
-#: student's figures for the feedback, and a class is hundreds of notebooks.
-GRADING_SHARE = 0.25
+def grading_mode() -> bool:
+    """True while the autograder grades the notebook: nbgrader's ``NBGRADER_EXECUTION=autograde``
+    (``validate`` and ``VAELAB_FAST=1`` alone are plain :func:`fast_mode`)."""
+    return os.environ.get("NBGRADER_EXECUTION") == "autograde"
+
+
+#: Adam steps per training run while the autograder grades a notebook (:func:`grading_mode`). No
+#: grade depends on training: the hidden tests call the answer functions on their own inputs.
+#: The cells after training still run (a model of a few steps is a valid model), so a notebook
+#: that cannot train still fails the same way; a class is hundreds of notebooks, and training
+#: was most of their time (``benchmarks/grading_speed.py --breakdown``).
+GRADING_STEPS = 3
 
 
 def steps_for(default_steps: int, fast_steps: int = 300) -> int:
     """``default_steps``; in :func:`fast_mode`, at most ``fast_steps``; while the autograder
-    grades the notebook, :data:`GRADING_SHARE` of that (at least 1)."""
+    grades the notebook (:func:`grading_mode`), at most :data:`GRADING_STEPS`."""
     if not fast_mode():
         return int(default_steps)
     steps = min(int(default_steps), int(fast_steps))
-    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
-        return max(1, math.ceil(steps * GRADING_SHARE))
+    if grading_mode():
+        return min(steps, GRADING_STEPS)
     return steps
 
 
@@ -236,14 +247,56 @@ def to_device(batch, device: torch.device):
     return batch
 
 
-def make_optimizer(params: Iterable[torch.Tensor], lr: float = 1e-3) -> torch.optim.Optimizer:
-    """Adam, fused when this build supports it for these parameters.
+class GradingAdam:
+    """Adam in a few tensor operations per parameter, without ``torch.optim``: what
+    :func:`make_optimizer` returns while the autograder grades (:func:`grading_mode`).
+
+    The update is ``torch.optim.Adam``'s with its defaults (betas 0.9 and 0.999, eps 1e-8, no
+    weight decay): for a gradient ``g`` at step ``t``, ``m <- b1 m + (1 - b1) g``,
+    ``v <- b2 v + (1 - b2) g^2`` and ``w <- w - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
+    Why not ``torch.optim.Adam`` there: creating the first ``torch.optim`` optimiser in a process
+    imports ``torch._dynamo`` (2.7 s measured on the course machine), far more than the handful of
+    steps a graded notebook trains (:data:`GRADING_STEPS`); every graded notebook is a new process.
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, (self.beta1, self.beta2), self.eps = float(lr), betas, float(eps)
+        self.t = 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        correction1, correction2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:  # as torch.optim: a parameter without a gradient is left alone
+                continue
+            m.lerp_(p.grad, 1 - self.beta1)
+            v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
+            denominator = (v / correction2).sqrt_().add_(self.eps)
+            p.addcdiv_(m, denominator, value=-self.lr / correction1)
+
+
+def make_optimizer(params: Iterable[torch.Tensor], lr: float = 1e-3):
+    """Adam, fused when this build supports it for these parameters; :class:`GradingAdam` while
+    the autograder grades (:func:`grading_mode`).
 
     The fused kernel updates every parameter in one pass; the default CPU implementation loops
     over parameters in Python (measured: about 0.4 ms instead of 1.2 ms per step for the
     CS236-sized VAE on two CPU cores). Same algorithm, so results agree to float rounding.
     """
     params = list(params)
+    if grading_mode():
+        return GradingAdam(params, lr=lr)
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, ValueError, TypeError):  # e.g. a device or dtype without a fused kernel
