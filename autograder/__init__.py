@@ -10,13 +10,14 @@ Commands (run with the course's virtualenv: kernels are started with this Python
         solutions/ is never modified.
 
     grade SUBMISSIONS --out DIR [--timeout SECONDS] [--notebook-timeout SECONDS]
-          [--memory-limit SIZE] [--max-output SIZE] [--isolation auto|bwrap|rlimits]
-          [--jobs N] [--force] [--solutions DIR] [--db URL] [--shard i/N]
+          [--memory-limit SIZE] [--max-output SIZE] [--max-processes N]
+          [--disk-limit SIZE] [--isolation auto|bwrap|rlimits]
+          [--jobs N] [--force] [--solutions DIR] [--db URL] [--shard i/N] [--similarity-threshold X]
         Autograde every notebook of SUBMISSIONS (a folder or a .zip): the plain layout
         <student>/<chapter>.ipynb, or an LMS export (see "Submissions" below). Each notebook is
         graded in a temporary nbgrader course of its own, in fast mode, in a worker process
-        (--jobs N at once), its kernel in a sandbox (`autograder.sandbox`: bubblewrap when it
-        works, else process limits only; --isolation) with a per-cell time limit (--timeout,
+        (--jobs N at once), its kernel in a sandbox (`autograder.sandbox`: bubblewrap, or
+        process limits only with an explicit --isolation rlimits) with a per-cell time limit (--timeout,
         default 180 s), a per-notebook time limit (--notebook-timeout, default 900 s), a memory
         limit (--memory-limit, default 4G) and a cap on the output kept per cell (--max-output,
         default 1M). The test cells run with the test machinery restored from a snapshot and
@@ -27,9 +28,10 @@ Commands (run with the course's virtualenv: kernels are started with this Python
         score, max_score, manual_max, status, message, name, file), scores_by_function.csv
         (student, chapter, grade_id, kind, score, max_score), feedback/<student>/<chapter>.html
         (a score table per function and the named mistakes above nbgrader's feedback),
-        summary.html (the class: histogram, failure rate per function, common mistakes) and
-        logs/<student>/<chapter>.log. Statuses: graded, missing_cells, timeout, memory, crashed
-        (graded: the cells that could not run score 0), invalid, error (not graded). A bad
+        summary.html (the class: histogram, failure rate per function, common mistakes, answers
+        alike), similarity.csv (see `similarity` below) and logs/<student>/<chapter>.log.
+        Statuses: graded, missing_cells, timeout, memory, crashed (graded: the cells that could
+        not run score 0), invalid, error (not graded). A bad
         submission never stops the batch; the exit code is 0 once the batch ran, 2 on usage
         errors. --db URL also writes every result to a gradebook database (nbgrader's tables
         and autograder_result; PostgreSQL or SQLite) and --shard i/N grades only the i-th of N
@@ -48,6 +50,13 @@ Commands (run with the course's virtualenv: kernels are started with this Python
         was not submitted or could not be graded) and `total`. See `autograder.feedback.export`.
         With --db URL, first write DIR/grades.csv, scores_by_function.csv and summary.html of
         the whole class from that gradebook (every shard's results).
+
+    similarity SUBMISSIONS --out DIR [--threshold X] [--solutions DIR]
+        The class's similarity report alone (`grade` writes it too, threshold
+        --similarity-threshold): DIR/similarity.csv (chapter, exercise, student_a, student_b,
+        similarity, flagged, note) and DIR/similarity.html, the pairs of answers alike after
+        normalisation (copydetect's fingerprints) and the answers alike the reference solution,
+        flagged from X on (default 0.9). See `autograder.similarity`.
 
     book [--fast] [--out DIR] [--solutions DIR] [--timeout SECONDS] [--jobs N]
         Execute each solution notebook (fast mode with --fast or VAELAB_FAST=1) and write its
@@ -70,7 +79,7 @@ Modules (see ARCHITECTURE.md for who imports whom):
   `runner` (nbgrader in a course copy: the run), `classify` (status, notes, named mistakes:
   pure), `result` (`Result`, `CellScore`, statuses, CSV columns, stored results), `feedback`
   (pages, class summary, export), `gradebook` (the database and the shards), `inputs` (finding
-  submissions);
+  submissions), `similarity` (answers alike across the class);
 - running untrusted code: `course` (a temporary nbgrader course and its steps), `execute`
   (nbgrader's execution step, hardened: time limits, dead kernels, output caps, the guard),
   `report` (`ExecutionReport`: what happened while a notebook ran), `sandbox` (the kernel's

@@ -1,7 +1,8 @@
 """`python -m autograder grade SUBMISSIONS --out DIR`: grade a whole class with nbgrader.
 
 SUBMISSIONS is a folder or a .zip: `<student>/<chapter>.ipynb`, or an export of Canvas, Moodle
-or Blackboard (see `autograder.inputs`). Every submission is graded by `autograder.grade` (in a
+or Blackboard (see `autograder.inputs`: no link followed, every file and zip member read within
+caps, ids only from the LMS's part of a name). Every submission is graded by `autograder.grade` (in a
 course of its own, in fast mode, its kernel in the sandbox of `autograder.sandbox` with a
 per-cell time limit `--timeout`, a per-notebook time limit `--notebook-timeout` and a memory
 limit `--memory-limit`), in a worker process of its own (`--jobs N` at once). Nothing is
@@ -30,12 +31,16 @@ DIR receives:
   notes) above nbgrader's feedback (every cell with its outputs: the student's figures and the
   full assertion messages), or a short page saying why the file was not graded;
 - `summary.html`: the class summary (score histogram, failure rate per function, the most
-  common mistakes), see `autograder.feedback`;
+  common mistakes), see `autograder.feedback`, and the similarity of answers across the class;
+- `similarity.csv`: answers alike across the class or like the reference solution, flagged from
+  `--similarity-threshold` on (`autograder.similarity`);
 - `logs/<student>/<chapter>.log`: nbgrader's log and the sandbox used, for the instructor.
 
 `--db URL` (`Options.db`) also writes each result, as it arrives, to a gradebook database, from
 this process only (`autograder.gradebook`); `--shard i/N` keeps the students of one part of the
-class. A result that cannot be written stays in DIR/results and the exit code is 1.
+class. A result that cannot be written stays in DIR/results and the exit code is 1. Whatever goes
+wrong with one submission (reading it, pre-flight, writing its result) becomes its own row
+(`invalid` or `error`); the batch goes on with the others.
 """
 
 from __future__ import annotations
@@ -49,14 +54,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import notebooks, sandbox
+from . import notebooks, sandbox, similarity
 from . import result as results_io
 from .feedback import write_class_files
-from .files import REPO, digest
+from .files import REPO, UnsafeFile, digest, read_regular
 from .grade import Options, grade_one, new_result, write_not_graded_page
 from .gradebook import ClassGradebook, Shard, chapter_cells, display_url, one_line
-from .inputs import Submission, UsageError, find_submissions, submissions_root
-from .preflight import InvalidSubmission, read_submission
+from .inputs import Submission, UsageError, find_submissions, open_submissions
+from .preflight import MAX_NOTEBOOK_BYTES, InvalidSubmission, read_submission
 from .result import STATUSES, Result
 from .runner import Chapter, prepare_chapter
 
@@ -103,9 +108,30 @@ def _lost(submission: Submission, chapter, out: Path, key: str, seconds: float, 
     """The result written by the batch for a worker that died or ran out of time."""
     result = new_result(submission, chapter if isinstance(chapter, Chapter) else None, status, text)
     result.digest, result.seconds = key, round(seconds, 1)
-    write_not_graded_page(out, result)
-    results_io.save(result_path(out, submission), result)
+    return _keep(out, submission, result, page=True)
+
+
+def _keep(out: Path, submission: Submission, result: Result, page: bool = False) -> Result:
+    """Writes `result` (and, with `page`, its page saying why it was not graded); a failure to
+    write them becomes a note of this result, never the batch's end."""
+    try:
+        if page:
+            write_not_graded_page(out, result)
+        results_io.save(result_path(out, submission), result)
+    except Exception as error:
+        result.notes.append(f"the grader could not write this result: {one_line(error)}")
     return result
+
+
+def submission_key(submission: Submission, source: Path | None, dependencies: str) -> str:
+    """The hash a result of `submission` depends on: the submitted file (read within bounds:
+    a file that cannot be read safely hashes as its reason, and `read_submission` refuses it),
+    the chapter's source notebook and the grader's `dependencies`."""
+    try:
+        submitted = b"" if submission.problem else read_regular(submission.path, MAX_NOTEBOOK_BYTES)
+    except UnsafeFile as error:
+        submitted = f"unreadable: {error}".encode()
+    return digest(submitted, submission.problem.encode(), source.read_bytes() if source else b"", dependencies.encode())
 
 
 def run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options: Options, on_result) -> None:
@@ -195,33 +221,42 @@ class Batch:
 
     def plan(self, found: list[Submission]) -> list[tuple[Submission, object, str]]:
         """Keeps the results that are up to date, grades here what needs no worker (files that
-        are not notebooks, chapters that cannot be prepared) and returns the jobs left."""
+        are not notebooks, chapters that cannot be prepared) and returns the jobs left. Whatever
+        goes wrong with one submission becomes its own `error` row; the others go on."""
         jobs = []
         for submission in found:
-            source = self.sources.get(submission.chapter)
-            key = digest(
-                submission.path.read_bytes(), source.read_bytes() if source else b"", self.dependencies.encode()
-            )
-            previous = None if self.options.force else results_io.load(result_path(self.out, submission))
-            if previous and previous.digest == key and previous.status != "error":
-                self.kept += 1
-                self.record(submission, previous, "unchanged, kept")
+            try:
+                job = self.plan_one(submission)
+            except Exception as error:  # the grader's failure on this file: its row says so
+                result = new_result(submission, None, "error", f"the grader failed on this file: {one_line(error)}")
+                self.record(submission, _keep(self.out, submission, result, page=True))
                 continue
-            chapter = None
-            if source is not None and not submission.problem:
-                chapter = self.chapter(submission.chapter)
-                try:
-                    read_submission(submission.path)
-                except InvalidSubmission as error:  # no need for a worker
-                    submission = copy.copy(submission)
-                    submission.problem = str(error)
-            if submission.problem or isinstance(chapter, Exception):
-                result = grade_one(submission, chapter, self.out, self.options, key)
-                results_io.save(result_path(self.out, submission), result)
-                self.record(submission, result)
-            else:
-                jobs.append((submission, chapter, key))
+            if job is not None:
+                jobs.append(job)
         return jobs
+
+    def plan_one(self, submission: Submission) -> tuple[Submission, object, str] | None:
+        """`plan` for one submission: its job, or None when its result is recorded here."""
+        source = self.sources.get(submission.chapter)
+        key = submission_key(submission, source, self.dependencies)
+        previous = None if self.options.force else results_io.load(result_path(self.out, submission))
+        if previous and previous.digest == key and previous.status != "error":
+            self.kept += 1
+            self.record(submission, previous, "unchanged, kept")
+            return None
+        chapter = None
+        if source is not None and not submission.problem:
+            chapter = self.chapter(submission.chapter)
+            try:
+                read_submission(submission.path)
+            except InvalidSubmission as error:  # no need for a worker
+                submission = copy.copy(submission)
+                submission.problem = str(error)
+        if submission.problem or isinstance(chapter, Exception):
+            result = grade_one(submission, chapter, self.out, self.options, key)
+            self.record(submission, _keep(self.out, submission, result))
+            return None
+        return submission, chapter, key
 
     def run(self, found: list[Submission]) -> list[Result]:
         """Grades `found`; returns their results in the same order."""
@@ -266,7 +301,8 @@ def grade(submissions: Path, out: Path, solutions: Path, options: Options | None
     shard = check_options(options)
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         workdir = Path(tmp)
-        found = find_submissions(submissions_root(submissions, workdir), list(sources))
+        root, refused = open_submissions(submissions, workdir)
+        found = find_submissions(root, list(sources), refused)
         if not found:
             raise UsageError(f"no submissions in {submissions}: expected <student>/<chapter>.ipynb or an LMS export")
         if shard is not None:
@@ -275,7 +311,8 @@ def grade(submissions: Path, out: Path, solutions: Path, options: Options | None
             print(f"shard {shard}: {len(found)} of the {everyone} files", flush=True)
         batch = Batch(out, options, sources, workdir)
         ordered = batch.run(found)
-    write_class_files(out, ordered)
+        similar = similarity.write_report(out, found, sources, options.similarity_threshold)  # similarity.csv
+    write_class_files(out, ordered, (similar,))
     return report_end(ordered, batch, options)
 
 

@@ -36,6 +36,8 @@ MEMORY_ERRORS = re.compile(
 )
 #: A test that failed because the function it tests does not exist.
 UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+#: The most characters of a named mistake that the results, the gradebook and the pages keep.
+MISTAKE_CHARS = 500
 #: Notes that go to the end of the message (they say something about the run, not the answers).
 LATE_NOTES = ("kernel:", "review:")
 
@@ -103,8 +105,8 @@ def named_mistakes(cells: list[CellScore], by_label: dict[str, NotebookNode], mi
         if cell.kind != "auto" or cell.passed:
             continue
         errors = error_outputs(by_label[cell.grade_id]) if cell.grade_id in by_label else []
-        if errors:
-            mistakes[cell.grade_id] = first_line(errors[0])
+        if errors:  # bounded: it goes into every row of the gradebook and summary.html
+            mistakes[cell.grade_id] = first_line(errors[0])[:MISTAKE_CHARS]
         elif cell.grade_id in missing:
             mistakes[cell.grade_id] = "the test cell was deleted"
     return mistakes

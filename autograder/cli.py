@@ -1,4 +1,4 @@
-"""The command line: `python -m autograder release|grade|check|export|book` (see the package
+"""The command line: `python -m autograder release|grade|check|export|book|handout|similarity` (see the package
 docstring).
 
 Each command is two functions: `_add_<command>(commands)` declares its arguments, and
@@ -10,6 +10,7 @@ that `--help` stays quick.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -56,6 +57,14 @@ def _add_grade(commands) -> None:
     )
     _add_limits(grade)
     _add_batch_options(grade)
+    grade.add_argument(
+        "--similarity-threshold",
+        type=similarity_threshold,
+        default=None,
+        metavar="X",
+        help="flag, in summary.html and similarity.csv, answers at least this similar, in [0, 1] "
+        f"(default: {SIMILARITY_DEFAULT})",
+    )
 
 
 def _add_limits(grade) -> None:
@@ -79,7 +88,9 @@ def _add_limits(grade) -> None:
         type=memory_size,
         default="4G",
         metavar="SIZE",
-        help="address-space limit of each kernel, e.g. 4G, 512M; 0: none (default: 4G)",
+        help="memory of each sandbox: its processes together (memory cgroup, where the machine has one) "
+        "and the address space of each (at least 1G where the cgroup holds the total), e.g. 4G, 512M; "
+        "0: none (default: 4G)",
     )
     grade.add_argument(
         "--max-output",
@@ -89,12 +100,28 @@ def _add_limits(grade) -> None:
         help="output kept per cell, the rest is dropped (default: 1M)",
     )
     grade.add_argument(
+        "--max-processes",
+        type=int,
+        default=256,
+        metavar="N",
+        help="processes and threads of each sandbox, all together (cgroup pids.max; default: %(default)s)",
+    )
+    grade.add_argument(
+        "--disk-limit",
+        type=memory_size,
+        default="512M",
+        metavar="SIZE",
+        help="size of the kernel's working folder, /tmp, /dev/shm and HOME, each a memory-backed "
+        "tmpfs under bubblewrap (default: 512M)",
+    )
+    grade.add_argument(
         "--isolation",
         choices=("auto", "bwrap", "rlimits"),
-        default="auto",
-        help="bwrap: bubblewrap sandbox (no network, no file outside the "
-        "submission); rlimits: limits only; auto: bwrap when it works here "
-        "(default: %(default)s)",
+        default=os.environ.get("AUTOGRADER_ISOLATION", "auto"),
+        help="bwrap or auto: bubblewrap sandbox (no network, no file outside the submission); "
+        "grading refuses to run where bubblewrap does not work. rlimits: the explicit choice of "
+        "WEAKER isolation, process limits only (the file system and the network are not "
+        "isolated; the results and feedback say so) (default: $AUTOGRADER_ISOLATION or auto)",
     )
 
 
@@ -200,6 +227,41 @@ def _add_handout(commands) -> None:
     )
 
 
+#: `similarity.DEFAULT_THRESHOLD`, for the help texts (importing the module would slow every command).
+SIMILARITY_DEFAULT = "0.9"
+
+
+def _add_similarity(commands) -> None:
+    similarity = commands.add_parser(
+        "similarity", help="write DIR/similarity.csv: answers alike across the class, or like the reference"
+    )
+    similarity.add_argument(
+        "submissions", type=Path, metavar="SUBMISSIONS", help="folder (or .zip) of submissions, as for `grade`"
+    )
+    similarity.add_argument("--out", type=Path, required=True, metavar="DIR", help="receives similarity.csv")
+    similarity.add_argument(
+        "--threshold",
+        type=similarity_threshold,
+        default=None,
+        metavar="X",
+        help=f"flag pairs at least this similar, in [0, 1] (default: {SIMILARITY_DEFAULT})",
+    )
+    similarity.add_argument(
+        "--solutions", type=Path, default=REPO / "solutions", help="source notebooks (default: %(default)s)"
+    )
+
+
+def similarity_threshold(text: str) -> float:
+    """A similarity threshold: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"not a similarity in [0, 1]: {text!r}")
+    return value
+
+
 def memory_size(text: str) -> int:
     """`4G`, `512M`, `100K` or a number of bytes, as bytes."""
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -232,11 +294,14 @@ def _grade(args) -> int:
             notebook_timeout=args.notebook_timeout,
             memory_limit=args.memory_limit,
             max_output_bytes=args.max_output,
+            max_processes=args.max_processes,
+            disk_limit=args.disk_limit,
             isolation=args.isolation,
             jobs=args.jobs,
             force=args.force,
             db=args.db,
             shard=args.shard,
+            similarity_threshold=args.similarity_threshold,
         ),
     )
 
@@ -281,6 +346,29 @@ def _export(args) -> int:
     return 0
 
 
+def _similarity(args) -> int:
+    import tempfile
+
+    from .inputs import find_submissions, submissions_root
+    from .notebooks import chapter_sources
+    from .similarity import DEFAULT_THRESHOLD, class_report, html_section, report_csv
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    sources = chapter_sources(args.solutions)
+    if not sources:
+        raise UsageError(f"no source notebooks in {args.solutions}/")
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+        found = find_submissions(submissions_root(args.submissions.resolve(), Path(tmp)), list(sources))
+        if not found:
+            raise UsageError(f"no submissions in {args.submissions}")
+        report = class_report(found, sources, threshold)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "similarity.csv").write_text(report_csv(report), encoding="utf-8")
+    (args.out / "similarity.html").write_text(html_section(report), encoding="utf-8")
+    print(f"{len(report.flagged())} pairs at or above {threshold:g}; wrote {args.out / 'similarity.csv'}")
+    return 0
+
+
 def _book(args) -> int:
     from .book import build
 
@@ -297,6 +385,7 @@ COMMANDS = {
     "export": (_add_export, _export),
     "book": (_add_book, _book),
     "handout": (_add_handout, _handout),
+    "similarity": (_add_similarity, _similarity),
 }
 
 

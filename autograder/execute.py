@@ -16,11 +16,17 @@ self-check (`autograder.check`), and adds:
   a kernel that ignores interrupts after a cell timeout is shut down the same way;
 - **capped outputs** (`max_output_bytes`): every output message is capped as it arrives, before
   nbclient turns it into an output (`cap_message`), with a note in the cell, so a cell printing
-  100 MB costs neither memory nor a huge feedback page. The stream, display and result outputs
-  of a cell share one budget of `max_output_bytes`; an error and a display update are each
-  capped at `max_output_bytes` on their own (the named mistake of a test must survive a cell
-  that printed a lot; an update replaces an output, it does not add one). A rich output over
-  its room keeps only its plain text, cut to fit;
+  100 MB costs neither memory nor a huge feedback page, results file or gradebook. While a cell
+  runs, its stream, display, result and display-update messages share one budget of
+  `max_output_bytes`, and its error messages a second one (the named mistake of a test must
+  survive a cell that printed a lot). A message that carries a display id is charged once per
+  output it writes: nbclient copies it into every earlier output with that id, in any cell, so
+  a flood of updates (or one update of many displays) cannot write more than the budget. A rich
+  output over its room keeps only its plain text, cut to fit; a message that is not a valid
+  output (wrong types, a display id that is not a string) is dropped, widget (comm) messages
+  are ignored, and lone surrogates (which no UTF-8 file can hold) become U+FFFD;
+- **labelled re-runs** (when grading): a cell that is not a test and showed something gets a last
+  output saying that what it shows comes from the grader's fast re-run, not the student's run;
 - **guarded tests** (`guard`, on when grading): before the first cell that a student can edit,
   the kernel runs `autograder.guard` and keeps its snapshot of the test machinery. Before each
   test cell everything is restored from it (so replacing `vaelab.reference.checks.check_against_reference`
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import secrets
 import time
 from pathlib import Path
@@ -63,13 +70,13 @@ from .report import (
 )
 from .sandbox import SandboxedKernelManager, exit_status
 
-__all__ = ["GuardedExecute", "cap_message", "describe_death", "imported_course_modules"]
+__all__ = ["GuardedExecute", "cap_message", "describe_death", "imported_course_modules", "scrub", "valid_output"]
 
 TRUNCATED = "\n... output truncated by the autograder: more than {limit} bytes in this cell ...\n"
 #: The kernel messages that carry an output: every one is capped.
 OUTPUT_MESSAGES = ("stream", "display_data", "execute_result", "update_display_data", "error")
-#: Capped each on its own at the whole limit rather than from the cell's budget.
-OWN_ALLOWANCE = ("error", "update_display_data")
+#: Lone UTF-16 surrogates: valid in a Python string and in JSON escapes, not in UTF-8.
+SURROGATE = re.compile("[\ud800-\udfff]")
 #: Run before a test cell; the user expression returns what had to be restored (JSON).
 GUARD_RESTORE = "getattr(__import__('sys'), {name!r}).restore()"
 #: Run after a test cell; the user expression returns what changed during it (JSON).
@@ -124,20 +131,54 @@ def shrink(msg_type: str, content: dict, room: int) -> dict:
     return {**content, "data": {"text/plain": plain[:room]}, "metadata": {}}
 
 
-def cap_message(msg: dict, budget: int, limit: int) -> tuple[dict | None, int, bool]:
-    """`(message, budget left, truncated)` for an output message under a cell's `budget` (see
-    the module docstring: `OWN_ALLOWANCE` messages get `limit` each); the message is None
-    when nothing of it fits (the cell's budget is spent). The message's type, in its header
-    too, is unchanged."""
+def cap_message(msg: dict, budget: int, copies: int = 1) -> tuple[dict | None, int, bool]:
+    """`(message, budget left, truncated)` for an output message that writes `copies` outputs,
+    under a `budget` of characters: all copies must fit. The message is cut so that they do (the
+    budget is then spent), or is None when nothing of it fits. The message's type, in its header too, is unchanged."""
     msg_type = msg["msg_type"]
-    own = msg_type in OWN_ALLOWANCE
-    room = limit if own else budget
     size = output_size(msg_type, msg["content"])
-    if size <= room:
-        return msg, budget if own else budget - size, False
+    if size * copies <= budget:
+        return msg, budget - size * copies, False
+    room = budget // copies
     if room <= 0:
         return None, budget, True
-    return {**msg, "content": shrink(msg_type, msg["content"], room)}, budget if own else 0, True
+    # Once a message is cut, the budget is spent: what follows it would read as if nothing was missing.
+    return {**msg, "content": shrink(msg_type, msg["content"], room)}, 0, True
+
+
+def scrub(value):
+    """`value` (JSON-like) with every lone surrogate of its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def valid_output(msg_type: str, content) -> bool:
+    """Whether `content` has the types an output of `msg_type` needs (nbformat's schema and
+    nbclient's display-id map rely on them)."""
+    if not isinstance(content, dict):
+        return False
+    if msg_type == "stream":
+        return content.get("name") in ("stdout", "stderr") and isinstance(content.get("text"), str)
+    if msg_type == "error":
+        traceback = content.get("traceback", [])
+        return (
+            all(isinstance(content.get(k, ""), str) for k in ("ename", "evalue"))
+            and isinstance(traceback, list)
+            and all(isinstance(line, str) for line in traceback)
+        )
+    data, metadata, transient = content.get("data"), content.get("metadata", {}), content.get("transient") or {}
+    return (
+        isinstance(data, dict)
+        and all(isinstance(k, str) for k in data)
+        and isinstance(metadata, dict)
+        and isinstance(transient, dict)
+        and isinstance(transient.get("display_id", ""), str)
+    )
 
 
 def truncation_note(msg: dict, limit: int) -> dict:
@@ -148,6 +189,22 @@ def truncation_note(msg: dict, limit: int) -> dict:
         "header": {**msg["header"], "msg_type": "stream"},
         "content": {"name": "stdout", "text": TRUNCATED.format(limit=limit)},
     }
+
+
+RERUN = (
+    "Output above: the grader's own run, in fast mode (far fewer training steps than your run), so figures and "
+    "losses are not those of your notebook; your own run's outputs are in the notebook you submitted."
+)
+
+
+def rerun_label() -> NotebookNode:
+    """The output that the grader appends to a cell that is not a test: its other outputs come
+    from the grader's fast re-run, not from the student's own run."""
+    return NotebookNode(
+        output_type="display_data",
+        data={"text/html": f'<div class="autograder-origin">{RERUN}</div>', "text/plain": f"[{RERUN}]"},
+        metadata={},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +329,10 @@ class GuardedExecute(Execute):
         if guarded:
             restored = self._silent(GUARD_RESTORE.format(name=self._guard_name))
             self.report.restored += [r for r in restored or [] if r not in self.report.restored]
-        if self._execute(index, cell, resources, label) and guarded:
+        ran = self._execute(index, cell, resources, label)
+        if ran and self.guard and not notebooks.is_test(cell) and any(o.output_type != "error" for o in cell.outputs):
+            cell.outputs.append(rerun_label())
+        if ran and guarded:
             changed = self._silent(GUARD_CHECK.format(name=self._guard_name))
             if changed:
                 self.report.tampering.append(Tampering(label, changed))
@@ -287,7 +347,7 @@ class GuardedExecute(Execute):
     def _execute(self, index: int, cell: NotebookNode, resources, label: str) -> bool:
         """Executes the cell; False when the kernel is gone after it (the cells after it are
         then not run)."""
-        self._cell_budget = self.max_output_bytes
+        self._budgets = {"outputs": self.max_output_bytes, "errors": self.max_output_bytes}
         self._cell_truncated = False
         try:
             self.preprocess_cell(cell, resources, index)
@@ -354,16 +414,35 @@ class GuardedExecute(Execute):
 
     def process_message(self, msg, cell, cell_index):
         """Caps every output message before nbclient handles it (see the module docstring)."""
+        msg_type = msg.get("msg_type")
+        if str(msg_type).startswith("comm"):  # widgets: no static page shows them; their state is unbounded
+            return None
         limit = self.max_output_bytes
-        if not limit or msg.get("msg_type") not in OUTPUT_MESSAGES:
+        if msg_type not in OUTPUT_MESSAGES:
             return super().process_message(msg, cell, cell_index)
-        budget = getattr(self, "_cell_budget", limit)
-        capped, self._cell_budget, truncated = cap_message(msg, budget, limit)
+        if not valid_output(msg_type, msg.get("content")):
+            self.log.warning("dropped a malformed %s message", msg_type)
+            return None
+        msg = {**msg, "content": scrub(msg["content"])}
+        if not limit:
+            return super().process_message(msg, cell, cell_index)
+        budgets = getattr(self, "_budgets", {"outputs": limit, "errors": limit})
+        kind = "errors" if msg_type == "error" else "outputs"
+        capped, budgets[kind], truncated = cap_message(msg, budgets[kind], self._copies(msg))
         output = None if capped is None else super().process_message(capped, cell, cell_index)
         if truncated and not getattr(self, "_cell_truncated", False):
             self._cell_truncated = True
             super().process_message(truncation_note(msg, limit), cell, cell_index)
         return output
+
+    def _copies(self, msg: dict) -> int:
+        """How many outputs `msg` writes: one for a new output (none for an update), plus one
+        for each earlier output with its display id (nbclient rewrites them all)."""
+        display_id = (msg["content"].get("transient") or {}).get("display_id")
+        new = 0 if msg["msg_type"] == "update_display_data" else 1
+        if not display_id or msg["msg_type"] not in ("display_data", "execute_result", "update_display_data"):
+            return new
+        return new + sum(len(indices) for indices in self._display_id_map.get(display_id, {}).values())
 
     def on_cell_executed(self, **kwargs):
         """nbgrader copies the error of the execute reply into the cell when no output has its
@@ -371,6 +450,11 @@ class GuardedExecute(Execute):
         reply = kwargs.get("execute_reply") or {}
         content = reply.get("content") or {}
         limit = self.max_output_bytes
-        if limit and content.get("status") == "error" and output_size("error", content) > limit:
-            reply["content"] = shrink("error", content, limit)
+        if content.get("status") == "error":
+            if not valid_output("error", content):
+                content = {**content, "ename": str(content.get("ename")), "evalue": str(content.get("evalue"))}
+                content["traceback"] = [str(line) for line in content.get("traceback") or []]
+            content = scrub(content)
+            too_big = limit and output_size("error", content) > limit
+            reply["content"] = shrink("error", content, limit) if too_big else content
         return super().on_cell_executed(**kwargs)

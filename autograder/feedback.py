@@ -4,7 +4,11 @@
   row per exercise function (points, passed or the named mistake: the first line of the test's
   assertion message), the notes (renamed functions, edited tests, time and memory limits, the
   isolation used). `with_summary` puts it at the top of nbgrader's feedback HTML, which follows
-  with every cell and its outputs (the student's figures, the full messages).
+  with every cell and its outputs (the full messages), after making that page inert and true:
+  everything in its body (the student's markdown, HTML, SVG, error and stream outputs) goes
+  through `nh3` (no script, style, event attribute, frame, form or remote image; data: images
+  stay), nbgrader's own score texts agree with the summary's single score line, and its tables
+  get borders.
 - `not_graded_page(result)`: the page for a file that could not be graded, saying why.
 - `class_summary(results)`: `summary.html`: the score histogram (a PNG embedded as base64), the
   statuses, the failure rate per function and the most common named mistakes.
@@ -26,6 +30,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import nh3
+
 from .files import write_atomic
 from .result import NOT_GRADED, Result, cells_csv, csv_text, grades_csv
 
@@ -46,7 +52,40 @@ STYLE = """<style>
 .autograder-summary td,.autograder-summary th{border:1px solid #bbb;padding:.25em .6em;
  text-align:left;vertical-align:top}
 .autograder-summary .passed{color:#1a7f37}.autograder-summary .failed{color:#b42318}
+.autograder-summary .score-line{font-size:1.2em}
+div.rendered_html table,div.output_html table{border-collapse:collapse!important;margin:.5em 0}
+div.rendered_html th,div.rendered_html td,div.output_html th,div.output_html td{border:1px solid #bbb!important;
+ padding:.25em .6em!important;text-align:right}
+.autograder-origin{font:italic .85em system-ui,sans-serif;color:#555;border-left:3px solid #999;padding:0 .5em}
 </style>"""
+
+#: What may stay of the page's body: nbconvert's structure and ordinary formatting, no active content.
+SAFE_TAGS = {
+    *"a abbr b blockquote br caption code col colgroup dd del details div dl dt em figcaption figure h1 h2 h3".split(),
+    *"h4 h5 h6 hr i img ins kbd li main mark ol p pre q s samp small span strong sub summary sup table".split(),
+    *"tbody td tfoot th thead tr u ul var".split(),
+}
+SAFE_ATTRIBUTES = {
+    "*": {"class", "id", "title", "lang", "dir"},
+    "a": {"href", "name"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "ol": {"start"},
+}
+#: Images only as data: URIs (a remote image would tell a third party who opened the page).
+DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=\s]*", re.IGNORECASE)
+SAFE_LINK = re.compile(r"(https?://|mailto:|#)", re.IGNORECASE)
+SURROGATE = re.compile("[\ud800-\udfff]")
+#: nbgrader's score texts (its feedback template): the page's title, and the cells graded by hand,
+#: whose score is not known yet (nbgrader prints 0).
+NBGRADER_TITLE_SCORE = re.compile(r"(<h4>[^<]*?) \(Score: [\d.]+ / [\d.]+\)(</h4>)")
+NBGRADER_MANUAL_TOC = re.compile(
+    r"(<a href=\"#[^\"]*\">(?:Written response|Coding free-response|Task)</a>) \(Score: [\d.]+ / ([\d.]+)\)"
+)
+NBGRADER_MANUAL_CELL = re.compile(
+    r"(Student's (?:answer|task)</span>\s*<span class=\"pull-right\">)\s*Score: [\d.]+ / ([\d.]+)"
+)
 
 
 def _e(text) -> str:
@@ -90,6 +129,22 @@ def function_rows(result: Result) -> list[FunctionRow]:
     return rows
 
 
+def score_line(result: Result) -> str:
+    """The one score of the page: "Autograded 13 / 13 · 9 points graded by hand, pending · total
+    so far 13 / 22" (the written answers are graded after the autograder ran, if ever)."""
+    manual = [c for c in result.cells if c.kind == "manual"]
+    pending = sum(c.max_score for c in manual if c.score is None) if manual else result.manual_max
+    marked = sum(c.score for c in manual if c.score is not None)
+    parts = [f"Autograded {result.score:g} / {result.max_score:g}"]
+    if marked:
+        parts.append(f"graded by hand {marked:g} / {result.manual_max - pending:g}")
+    if pending:
+        parts.append(f"{pending:g} point{'' if pending == 1 else 's'} graded by hand, pending")
+    if result.manual_max:
+        parts.append(f"total so far {result.score + marked:g} / {result.max_score + result.manual_max:g}")
+    return " · ".join(parts)
+
+
 def summary_block(result: Result) -> str:
     """The summary at the top of a student's feedback page (see the module docstring)."""
     rows = []
@@ -104,26 +159,59 @@ def summary_block(result: Result) -> str:
             f"<td>{row.score:g} / {row.max_score:g}</td><td>{verdict}</td></tr>"
         )
     notes = "".join(f"<li>{_e(note)}</li>" for note in result.notes)
-    manual = f" (+ {result.manual_max:g} points of written answers, graded by hand)" if result.manual_max else ""
     return (
         f"{STYLE}<div class=autograder-summary id=autograder-summary>"
-        f"<h2>{_e(result.chapter)}: {result.score:g} / {result.max_score:g}"
-        f"{_e(manual)}</h2>"
+        f"<h2>{_e(result.chapter)}</h2><p class=score-line><b>{_e(score_line(result))}</b></p>"
         f"<p>Status: <b>{_e(result.status)}</b>: "
         f"{_e(STATUS_TEXT.get(result.status, ''))}</p>"
         + (f"<table><tr><th>function</th><th>points</th><th>result</th></tr>{''.join(rows)}</table>" if rows else "")
         + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
-        + "<p>Below: your notebook as the grader ran it, with every test's full message.</p>"
+        + "<p>Below: your notebook with every test's full message. The grader ran it again in fast mode, with "
+        "far fewer training steps than your own run: each output is labelled with the run it comes from.</p>"
         "</div>"
     )
 
 
+def _safe_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """`value` when it is a safe value of `attribute`: images only from data: URIs, links only to
+    web pages, mail addresses and anchors of the page."""
+    if tag == "img" and attribute == "src":
+        return value if DATA_IMAGE.fullmatch(value.strip()) else None
+    if attribute == "href":
+        return value if SAFE_LINK.match(value.strip()) else None
+    return value
+
+
+def sanitize(fragment: str) -> str:
+    """`fragment` with nothing active left: only `SAFE_TAGS` and `SAFE_ATTRIBUTES` stay (script
+    and style elements lose their text too), lone surrogates become U+FFFD."""
+    return nh3.clean(
+        SURROGATE.sub("\ufffd", fragment),
+        tags=SAFE_TAGS,
+        clean_content_tags={"script", "style", "template", "noscript", "textarea", "select", "noembed", "xmp"},
+        attributes=SAFE_ATTRIBUTES,
+        attribute_filter=_safe_attribute,
+        url_schemes={"http", "https", "mailto", "data"},
+    )
+
+
+def true_scores(body: str) -> str:
+    """nbgrader's page body without the scores that disagree with the summary: its title's total
+    (written answers counted as 0) and the 0 it shows for a written answer not yet graded."""
+    body = NBGRADER_TITLE_SCORE.sub(r"\1\2", body, count=1)
+    body = NBGRADER_MANUAL_TOC.sub(r"\1 (\2 points, graded by hand)", body)
+    return NBGRADER_MANUAL_CELL.sub(r"\1 \2 points, graded by hand", body)
+
+
 def with_summary(page: str, block: str) -> str:
-    """nbgrader's feedback `page` with `block` right after its `<body>` tag."""
+    """nbgrader's feedback `page` with `block` right after its `<body>` tag; everything in the
+    body (what comes from the notebook) is sanitised (`sanitize`), and nbgrader's scores agree with
+    the block's (`true_scores`). The head is nbgrader's template (styles, MathJax), not the notebook's."""
     match = re.search(r"<body[^>]*>", page)
-    if not match:
-        return block + page
-    return page[: match.end()] + "\n" + block + "\n" + page[match.end() :]
+    head, body = (page[: match.start()], page[match.end() :]) if match else ("<!DOCTYPE html>\n<html>", page)
+    body = body.rsplit("</body>", 1)[0]
+    head = SURROGATE.sub("\ufffd", head)
+    return f"{head}<body>\n{block}\n{sanitize(true_scores(body))}\n</body>\n</html>\n"
 
 
 def not_graded_page(result: Result) -> str:
@@ -172,8 +260,9 @@ def histogram_png(scores: list[float], maximum: float) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def class_summary(results: list[Result]) -> str:
-    """`summary.html` (see the module docstring)."""
+def class_summary(results: list[Result], more: tuple[str, ...] = ()) -> str:
+    """`summary.html` (see the module docstring); `more`: HTML sections after the chapters' (the
+    similarity report of `autograder.similarity`)."""
     chapters = sorted({r.chapter for r in results if r.max_score})
     statuses = collections.Counter(r.status for r in results)
     sections = [
@@ -182,6 +271,7 @@ def class_summary(results: list[Result]) -> str:
         + "</p>"
     ]
     sections += [_chapter_section(chapter, [r for r in results if r.chapter == chapter]) for chapter in chapters]
+    sections += more
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Class summary</title>'
         f"{STYLE.replace('.autograder-summary ', '')}</head><body>" + "".join(sections) + "</body></html>\n"
@@ -235,13 +325,13 @@ def _chapter_section(chapter: str, every: list[Result]) -> str:
     )
 
 
-def write_class_files(out: Path, results: list[Result]) -> list[Path]:
+def write_class_files(out: Path, results: list[Result], sections: tuple[str, ...] = ()) -> list[Path]:
     """Writes `grades.csv`, `scores_by_function.csv` and `summary.html` of `results` (in the
-    order of the rows) into `out`; returns their paths."""
+    order of the rows; `sections`: `class_summary`'s `more`) into `out`; returns their paths."""
     files = {
         "grades.csv": grades_csv(results),
         "scores_by_function.csv": cells_csv(results),
-        "summary.html": class_summary(results),
+        "summary.html": class_summary(results, sections),
     }
     for name, text in files.items():
         write_atomic(Path(out) / name, text)

@@ -1,13 +1,16 @@
 """Where the repository is, content hashes, and files written so that no reader sees half of one.
 
-Every module of the autograder takes the repository's root, the hash of a set of files and the
-atomic write from here (one definition of each).
+Every module of the autograder takes the repository's root, the hash of a set of files, the
+atomic write and the bounded read of a file a student controls (`read_regular`) from here (one
+definition of each).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,3 +45,57 @@ def write_atomic(path: Path, text: str | bytes) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
+
+
+class UnsafeFile(Exception):
+    """A file the grader will not read: a link, not a regular file, or over its size cap."""
+
+
+def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them; raises `UnsafeFile`.
+
+    The file is opened with `O_NOFOLLOW` (a symbolic link is refused, not followed) and
+    `O_NONBLOCK` (opening a FIFO whose other end nobody holds returns at once instead of waiting
+    for a writer), then `fstat` on the open descriptor says what it is: a FIFO, a device or a
+    socket is refused before a byte is read. The size is checked on `fstat` and again while
+    reading (a file that grows while it is read stops at `limit + 1` bytes)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnsafeFile("a symbolic link: not followed") from None
+        raise UnsafeFile(f"cannot be opened ({error.strerror})") from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFile(f"not a regular file ({_kind(info.st_mode)}): not read")
+        if info.st_size > limit:
+            raise UnsafeFile(f"{info.st_size} bytes, over the cap of {limit} bytes: not read")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(descriptor, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(descriptor)
+    if size > limit:
+        raise UnsafeFile(f"over the cap of {limit} bytes (it grew while it was read): not read")
+    return b"".join(chunks)
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, word in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return word
+    return f"mode {mode:o}"

@@ -14,11 +14,12 @@ notebook is `invalid`, a failure of the grader is `error`, and both get a page s
 whole class (batches, resuming, workers, the database) is `autograder.batch`.
 
 Statuses (`result.STATUSES`): `graded`; `missing_cells` (graded, but answer or test cells were
-deleted: their tests score 0); `timeout` (graded, but a cell ran past `--timeout` or the notebook
-past `--notebook-timeout`: the cells that did not finish score 0); `memory` (graded, but the
-kernel ran out of memory); `crashed` (graded, but the kernel died, e.g. `os._exit`: the cells
-after it were not run and score 0); `invalid` (not a chapter notebook: not JSON, not nbformat 4,
-unknown file name or place); `error` (the grader failed). A bad submission never stops the batch.
+deleted: their tests score 0); `timeout` (graded, but a cell ran past `--timeout` or the
+notebook past `--notebook-timeout`: the cells that did not finish score 0); `memory` (graded,
+but the kernel, or the sandbox's processes together, ran out of memory); `crashed` (graded, but
+the kernel died, e.g. `os._exit`: the cells after it were not run and score 0); `invalid` (not a
+chapter notebook: not JSON, not nbformat 4, unknown file name or place); `error` (the grader
+failed). A bad submission never stops the batch.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .inputs import Submission
 from .preflight import InvalidSubmission, answer_ids, preflight, read_submission
 from .result import Result
 from .runner import Chapter, run_submission
-from .sandbox import DESCRIPTIONS, Limits
+from .sandbox import DESCRIPTIONS, DISK_LIMIT, MAX_PROCESSES, Limits
 
 __all__ = ["Options", "grade_one", "grade_submission", "new_result"]
 
@@ -49,14 +50,24 @@ class Options:
     notebook_timeout: int = 900
     memory_limit: int = 4 << 30
     max_output_bytes: int = 1_000_000
+    max_processes: int = MAX_PROCESSES
+    disk_limit: int = DISK_LIMIT
     isolation: str = "auto"
     jobs: int = 1
     force: bool = False
     db: str = ""
     shard: str = ""
+    similarity_threshold: float | None = None  # the class's similarity report; None: its default
 
     def limits(self) -> Limits:
-        return Limits(self.timeout, self.notebook_timeout, self.memory_limit, self.max_output_bytes)
+        return Limits(
+            self.timeout,
+            self.notebook_timeout,
+            self.memory_limit,
+            self.max_output_bytes,
+            self.max_processes,
+            self.disk_limit,
+        )
 
 
 def new_result(submission: Submission, chapter: Chapter | None, status: str, message_text: str = "") -> Result:
@@ -94,10 +105,12 @@ def grade_submission(submission: Submission, chapter: Chapter, out: Path, option
     verdict = classify(
         run.report, run.executed, run.cells, functions=chapter.functions, missing=missing, limits=options.limits()
     )
-    notes += verdict.notes
+    notes += verdict.notes + run.limit_notes
     result.status, result.mistakes = verdict.status, verdict.mistakes
+    if any(note.startswith("memory: the sandbox") for note in run.limit_notes) and result.status != "timeout":
+        result.status = "memory"  # a process of the sandbox was killed for the memory of all of them
     result.message = message(missing, notes, run.cells)
-    result.notes = notes + [f"isolation: {DESCRIPTIONS[options.isolation]}"]
+    result.notes = notes + [f"isolation: {DESCRIPTIONS[options.isolation]}", f"limits: {run.held}"]
     write_atomic(feedback_path(out, result), with_summary(run.page, summary_block(result)))
     return result
 

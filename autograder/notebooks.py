@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +51,8 @@ def canonical(nb: NotebookNode) -> bytes:
     for cell in nb.cells:
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
-    return (nbformat.writes(nb) + "\n").encode("utf-8")
+    # A lone surrogate (a JSON escape such as \ud800) has no UTF-8 form: it becomes U+FFFD.
+    return re.sub("[\ud800-\udfff]", "\ufffd", nbformat.writes(nb) + "\n").encode("utf-8")
 
 
 def write(nb: NotebookNode, path: str | os.PathLike) -> None:

@@ -1,6 +1,7 @@
 """Pre-flight: what a submitted notebook is, before anything of it runs.
 
-- `read_submission`: the notebook, or `InvalidSubmission` saying why the file is not one;
+- `read_submission`: the notebook, or `InvalidSubmission` saying why the file is not one (read
+  within bounds: size, file type, JSON depth, text encoding);
 - `preflight(submitted, released, graded)`: the notes about it (another kernel, edited tests
   and locked cells, duplicated cells, code that reaches for the grader's internals);
 - `drop_duplicate_ids`: the copy of the notebook that nbgrader can grade (one cell per id);
@@ -11,12 +12,24 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import nbformat
+import numpy as np
 from nbformat import NotebookNode
 from nbgrader import utils as nbgrader_utils
 
+from .files import UnsafeFile, read_regular
 from .notebooks import cell_label, grade_id
+
+#: The largest notebook read (a chapter's solution notebook is about 1.3 MB) and the deepest
+#: JSON nesting parsed (a notebook's own structure is about 8 deep; widget state adds a few).
+MAX_NOTEBOOK_BYTES = 32 << 20
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)  # possessive: no backtracking
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_STEPS = np.zeros(256, dtype=np.int8)
+_STEPS[list(b"[{")], _STEPS[list(b"]}")] = 1, -1
 
 #: Names in a student's cell that reach for the grader's internals (flagged for review).
 SUSPICIOUS = (
@@ -42,12 +55,37 @@ class InvalidSubmission(Exception):
 
 
 def read_submission(path) -> NotebookNode:
-    """The submitted notebook; raises `InvalidSubmission` when it is not an nbformat 4 notebook."""
+    """The submitted notebook; raises `InvalidSubmission` when it is not an nbformat 4 notebook.
+
+    Nothing is trusted: the file is read by `files.read_regular` (no symbolic link followed, a
+    regular file only, at most `MAX_NOTEBOOK_BYTES`), its JSON's nesting is measured before it
+    is parsed (`json_depth`: a file of 100 000 `[` would otherwise exhaust the parser's stack),
+    and text that is not UTF-8, or that holds a lone UTF-16 surrogate (`"\\ud800"`, which no
+    UTF-8 file can hold, so neither the feedback nor the grading copy could be written), makes
+    it `invalid` with a message that says so. Jupyter never writes either: replacing them would
+    grade code or outputs the student did not write, so the student is asked to save it again."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        data_bytes = read_regular(path, MAX_NOTEBOOK_BYTES)
+    except UnsafeFile as error:
+        raise InvalidSubmission(f"not read: {error}") from None
+    try:
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidSubmission(f"not a notebook: the file is not UTF-8 text (byte {error.start})") from None
+    depth = json_depth(data_bytes)
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidSubmission(f"not a notebook: its JSON is nested {depth} deep, more than {MAX_JSON_DEPTH}")
+    try:
         data = json.loads(text)
-    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         raise InvalidSubmission(f"not a notebook: the file is not valid JSON ({error})") from None
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidSubmission(
+            f"not a notebook: it holds a lone UTF-16 surrogate ({error.object[error.start]!a}), which Jupyter "
+            "never writes: open it in Jupyter, remove that character and save it again"
+        ) from None
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
         raise InvalidSubmission("not a notebook: the JSON has no cells")
     if data.get("nbformat") != 4:
@@ -56,6 +94,19 @@ def read_submission(path) -> NotebookNode:
         return nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises many kinds on a broken structure
         raise InvalidSubmission(f"not a notebook: {error}") from None
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of `[` and `{` in the JSON text `data`, strings left out, without
+    parsing it (linear time, no recursion: a regular expression drops the strings, numpy adds
+    +1 for each opening and -1 for each closing bracket, a million bytes at a time)."""
+    bare = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    deepest = level = 0
+    for start in range(0, len(bare), 1 << 20):
+        steps = _STEPS[np.frombuffer(bare, dtype=np.uint8, count=min(1 << 20, len(bare) - start), offset=start)]
+        levels = np.cumsum(steps, dtype=np.int64) + level
+        deepest, level = max(deepest, int(levels.max())), int(levels[-1])
+    return deepest
 
 
 def answer_ids(nb: NotebookNode) -> set[str]:

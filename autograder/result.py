@@ -5,7 +5,8 @@
 - `Result`: one submission's outcome (status, scores, message, notes, named mistakes);
 - `STATUSES`, `NOT_GRADED`: what a status can be, and which statuses mean "no scores";
 - `GRADES_COLUMNS`, `CELL_COLUMNS`: the columns of `grades.csv` and `scores_by_function.csv`
-  (the grading contract: tools read them), and `grades_csv` / `cells_csv` that write them;
+  (the grading contract: tools read them), and `grades_csv` / `cells_csv` that write them
+  through `csv_text`, which neutralises spreadsheet formulas in every cell (`cell_text`);
 - `load` / `save`: `results/<student>/<chapter>.json`, written atomically.
 
 A result is a `Result` everywhere inside the grader; it becomes JSON only on disk and in the
@@ -18,10 +19,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .files import write_atomic
+from .files import UnsafeFile, read_regular, write_atomic
+
+#: The largest result file read back (a result holds capped messages and notes).
+MAX_RESULT_BYTES = 16 << 20
 
 #: Every status a result can have. `graded` to `crashed`: the notebook ran and was scored;
 #: `invalid` and `error`: it was not (see `autograder.grade`).
@@ -125,12 +130,30 @@ class Result:
         ]
 
 
+#: A cell a spreadsheet reads as a formula starts with one of these (OWASP's CSV injection rule).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A plain decimal number (as `f"{x:g}"` writes one): a spreadsheet reads it as a number, never a formula.
+PLAIN_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?", re.I)
+
+
+def cell_text(value: object) -> str:
+    """`value` as a CSV cell that no spreadsheet runs: one that starts with `= + - @`, a tab or
+    a carriage return gets a leading apostrophe (OWASP), unless it is a plain decimal number
+    such as `-1.5`. Decided per value rather than per column: `csv_text` writes files whose
+    columns vary (`export.csv` has one per chapter), and a value that is a plain number is safe
+    in any column while one that is not is neutralised in every column, numeric or not."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def csv_text(columns: list[str], rows: list[dict[str, str]]) -> str:
-    """A CSV file (header, then `rows`), `\\n` line ends."""
+    """A CSV file (header, then `rows`), `\\n` line ends, every cell through `cell_text`."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[cell_text(c) for c in columns], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({cell_text(k): cell_text(v) for k, v in row.items()} for row in rows)
     return buffer.getvalue()
 
 
@@ -147,8 +170,8 @@ def cells_csv(results: list[Result]) -> str:
 def load(path: Path) -> Result | None:
     """The result stored at `path`; None when there is none or it cannot be read."""
     try:
-        return Result.from_json(json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        return Result.from_json(json.loads(read_regular(path, MAX_RESULT_BYTES)))
+    except (OSError, UnsafeFile, ValueError, TypeError, RecursionError):
         return None
 
 

@@ -15,7 +15,7 @@ import copy
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -30,7 +30,7 @@ from .result import CellScore
 from .sandbox import DESCRIPTIONS, Limits, Sandbox, gib, short_tmp
 
 #: The kernel's environment while grading: fast mode, and nbgrader's marker, under which
-#: `vaelab.train.steps_for` trains a quarter of fast mode's steps.
+#: `vaelab.train.steps_for` trains `vaelab.train.GRADING_STEPS` steps per model.
 GRADING_ENVIRONMENT = {"VAELAB_FAST": "1", "NBGRADER_EXECUTION": "autograde"}
 
 
@@ -88,6 +88,8 @@ class Run:
     report: ExecutionReport
     cells: list[CellScore]
     page: str
+    held: str = ""  # the limits that held (`Sandbox.held`)
+    limit_notes: list[str] = field(default_factory=list)  # the sandbox's limits reached
 
 
 def _cell_scores(chapter: Chapter, scores: dict, library_changed: bool) -> list[CellScore]:
@@ -104,7 +106,8 @@ def _cell_scores(chapter: Chapter, scores: dict, library_changed: bool) -> list[
 
 def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, limits: Limits, log: Path) -> Run:
     """Autogrades `submitted` in a copy of `chapter`'s course, its kernel in a sandbox
-    (`isolation`, `limits`); writes nbgrader's log and the sandbox's to `log`. Raises
+    (`isolation`, `limits`); once every process of the sandbox is dead, writes nbgrader's log and
+    the sandbox's to `log` (a folder the sandbox cannot see). Raises
     `course.NbgraderError` (or anything else) when grading fails."""
     with (
         tempfile.TemporaryDirectory(prefix="ag-", dir=short_tmp()) as tmp,
@@ -123,8 +126,9 @@ def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, li
             cells = _cell_scores(chapter, course.scores(chapter.name), execution.library_changed)
             page = course.generate_feedback(chapter.name).read_text(encoding="utf-8")
         finally:
+            box.end()  # nothing of the sandbox runs any more when the log and the result are written
             write_atomic(log, _log(box, execution, course.log))
-    return Run(executed, execution, cells, page)
+    return Run(executed, execution, cells, page, box.held(), box.limit_notes())
 
 
 def _log(box: Sandbox, execution: ExecutionReport | None, nbgrader_log: str) -> str:
@@ -135,6 +139,9 @@ def _log(box: Sandbox, execution: ExecutionReport | None, nbgrader_log: str) -> 
         f"isolation: {box.isolation}: {DESCRIPTIONS[box.isolation]}",
         f"limits: {limits.timeout} s per cell, {limits.notebook_timeout} s per notebook, "
         f"{gib(limits.memory_limit)} of memory",
+        f"limits that held: {box.held()}",
+        f"cgroup (removed after the run): {' '.join(map(str, box.cgroup.folders)) or 'none'}",
+        *box.limit_notes(),
     ]
     kernel = box.kernel_output()
     if kernel:

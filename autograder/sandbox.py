@@ -1,54 +1,52 @@
 """Where student code runs: the kernel's sandbox and its limits.
 
 Every kernel that runs a submission (`grade`) is started by `SandboxedKernelManager` through
-`LAUNCHER`, a few lines of Python that set the limits of the process (`setrlimit`) and then
-`exec` the course's IPython kernel (whatever kernel the notebook's metadata names):
+`LAUNCHER`, a few lines of Python that set the limits of the process (`setrlimit`), copy the
+assignment's files into the working folder and then `exec` the course's IPython kernel
+(whatever kernel the notebook's metadata names). The limits (`Limits`), and what holds them:
 
-- `RLIMIT_AS` (address space, `--memory-limit`): an allocation beyond it fails with a
-  `MemoryError` (or torch's "can't allocate memory") instead of taking the machine down;
-- `RLIMIT_CPU` (CPU seconds, the notebook's time limit plus a margin): a kernel that spins past
-  it is killed with `SIGXCPU`;
-- `RLIMIT_FSIZE` (the largest file it may write) and `RLIMIT_CORE` = 0 (no core dumps).
+- memory (`--memory-limit`): `RLIMIT_AS` per process (an allocation beyond it fails with a
+  `MemoryError`), and a memory cgroup for all the sandbox's processes together, shared memory
+  and tmpfs pages included (`autograder.cgroups`);
+- processes (`--max-processes`): the cgroup's `pids.max` (a fork bomb meets `EAGAIN`); without
+  a pids cgroup, `RLIMIT_NPROC` inside bubblewrap's user namespace (it does not hold for root);
+- disk (`--disk-limit`): the working folder, /tmp, /dev/shm and HOME are tmpfs of that size
+  (bubblewrap's `--size`), memory-backed, so their pages also count against the memory cgroup,
+  and `RLIMIT_FSIZE` caps each file;
+- time: the wall clock (`autograder.execute`), and `RLIMIT_CPU` (the notebook's time limit plus
+  a margin: SIGXCPU) per process;
+- nothing outlives the kernel: when it is shut down, every process left in its cgroup is killed
+  (a daemon that double-forked into a session of its own included), and under bubblewrap the
+  PID namespace dies with it. Only then does the grader write the log and the result, in folders
+  that are not mounted in the sandbox.
 
 When bubblewrap (`bwrap`) works on the machine, the kernel also runs in a sandbox of its own
-(`isolation` = `"bwrap"`): new user, PID, network, IPC and UTS namespaces, no capabilities, no
-network at all (a private loopback only), and a file system made of
+(`isolation` = `"bwrap"`, `autograder.bwrap`): no network, no file of the machine but the system,
+Python, the course library (LIB, read-only, a copy of `LIBRARY`: `vaelab` and
+`autograder/hidden`), the assignment's files (without the notebook being graded: nbgrader's copy
+holds the hidden tests) and RUN, the folder of its connection file and Unix sockets (ZeroMQ `ipc`:
+it has no network). Interrupts go through the control channel (`interrupt_mode = "message"`),
+since signals do not cross the sandbox. The environment is rebuilt from scratch (`kernel_env`).
 
-    /usr, /etc/{ld.so.cache,passwd,group,...}   read-only, what every process needs
-    sys.base_prefix, sys.prefix                  read-only, Python and the course's site-packages
-    LIB                                          read-only, a copy of the course library:
-                                                 `vaelab` and `autograder/hidden` (`LIBRARY`)
-    RUN (and RUN/work, the kernel's working      writable: the kernel's connection file and
-    folder)                                      sockets, and a folder with the assignment's
-                                                 files, without the notebook being graded
-    /tmp, HOME                                   private, empty tmpfs (512 MiB each)
+`--isolation rlimits` is the instructor's explicit choice of weaker isolation, for machines
+where bubblewrap cannot run: the same process limits, cgroup and scrubbed environment, a private
+HOME, but the kernel can read what the grader's user can read and reach the network; the log,
+the feedback and the results say so. `auto` never falls back to it: where bubblewrap does not
+work it refuses (`resolve`). What held is recorded for every run (`Sandbox.held`).
 
-and nothing else: not the repository (so not `solutions/`), not the gradebook nor nbgrader's
-copy of the notebook with its hidden tests (they live in the course folder, which is not
-mounted), not the class's submissions, not DIR, not the other kernels' folders. The kernel
-talks to the grader over Unix sockets in RUN (ZeroMQ `ipc` transport), since it has no network;
-interrupts go through the control channel (`interrupt_mode = "message"`), since signals do not
-cross the sandbox. The environment is rebuilt from scratch (`kernel_env`): no variable of the
-grader's leaks in (tokens, paths).
-
-When bubblewrap is missing or cannot create namespaces (some containers), the kernel runs with
-the same limits, a private HOME and temporary folder and the same scrubbed environment
-(`isolation` = `"rlimits"`), but it can read what the grader's user can read and reach the
-network: the log and the feedback say so. `python -m autograder grade --isolation` chooses.
-
-One submission's sandbox is a `Sandbox`: its folders (LIB, RUN), its limits, the settings of its
-kernel manager (`kernel_settings`), what the kernel printed, and whether the library changed
-while it ran (`library_digest`, the one hash of the library: the results' hash uses it too).
+One submission's sandbox is a `Sandbox`: its folders (LIB, FILES, RUN), its cgroup, its limits,
+the settings of its kernel manager (`kernel_settings`), what the kernel printed (read back with
+bounded, no-follow reads: `read_tail`), and whether the library changed while it ran
+(`library_digest`, the one hash of the library: the results' hash uses it too).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 import shutil
-import subprocess
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -58,8 +56,10 @@ from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict, Integer, Unicode
+from traitlets import Dict, Integer, List, Unicode
 
+from .bwrap import SANDBOX_HOME, bwrap_has_size, bwrap_prefix, bwrap_works
+from .cgroups import Cgroup, kill_marked
 from .files import REPO, files_digest
 
 #: The isolation levels, strongest first; `auto` picks the strongest that works here.
@@ -68,31 +68,23 @@ ISOLATIONS = ("bwrap", "rlimits")
 #: What `isolation` means, for the log and the feedback.
 DESCRIPTIONS = {
     "bwrap": "bubblewrap sandbox: no network, only the course library and the submission's own "
-    "folder visible, memory and CPU limits",
-    "rlimits": "process limits only (memory, CPU time, private HOME and temporary folder, clean "
-    "environment); bubblewrap is not available, so the file system and the network "
-    "are NOT isolated",
+    "folder visible, memory, process, disk and CPU limits",
+    "rlimits": "weaker isolation, chosen by the instructor (--isolation rlimits): process limits only "
+    "(memory, CPU time, private HOME and temporary folder, clean environment); the file system and "
+    "the network are NOT isolated",
 }
 
-#: HOME inside the sandbox (an empty tmpfs).
-SANDBOX_HOME = Path("/home/student")
-
-#: The size of the sandbox's /tmp and HOME (memory-backed), when bubblewrap can cap it.
-TMPFS_SIZE = 512 << 20
-
-#: Read-only system files a Python process may need inside the sandbox (those that exist).
-ETC_FILES = (
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "localtime",
-    "passwd",
-    "group",
-    "nsswitch.conf",
-    "alternatives",
-    "fonts",
-    "mime.types",
-)
+#: The size of each of the sandbox's tmpfs (WORK, /tmp, /dev/shm, HOME), by default.
+DISK_LIMIT = 512 << 20
+#: The processes and threads of one sandbox, by default (a graded kernel that imported torch had
+#: 11 threads: `len(os.listdir('/proc/self/task'))` in a cell, OMP_NUM_THREADS=1).
+MAX_PROCESSES = 256
+#: The smallest address space (`RLIMIT_AS`) of a process when the memory cgroup holds the memory
+#: of the whole sandbox: address space is not memory (an idle kernel maps far more than it
+#: touches), so a small memory limit is left to the cgroup.
+ADDRESS_SPACE_FLOOR = 1 << 30
+#: The largest file a kernel may write (`RLIMIT_FSIZE`).
+FILE_SIZE_LIMIT = 1 << 30
 
 #: The course library: the packages that the notebooks import from the repository (copied into
 #: LIB), folders relative to the repository. The hidden tests run this code: a result's hash
@@ -120,20 +112,25 @@ KERNEL_NOISE = re.compile(
     r"To connect another client|--existing "
 )
 
-#: Sets the limits, then becomes the kernel: `python -c LAUNCHER MEMORY CPU CPU_HARD_MARGIN FSIZE SANDBOXED
-#: KERNEL_ARGV...`. In the sandbox the grader's PID means nothing (JPY_PARENT_PID would make the
-#: kernel exit at once): bubblewrap's --die-with-parent ties the kernel to the grader instead.
-#: Outside, PR_SET_PDEATHSIG kills the kernel when the grader dies.
+#: Sets the limits, copies the assignment's files, then becomes the kernel: `python -c LAUNCHER
+#: MEMORY CPU CPU_HARD_MARGIN FSIZE NPROC SANDBOXED FILES KERNEL_ARGV...` (FILES: "" for none).
+#: In the sandbox the grader's PID means nothing (JPY_PARENT_PID would make the kernel exit at
+#: once): bubblewrap's --die-with-parent ties the kernel to the grader instead. Outside,
+#: PR_SET_PDEATHSIG kills the kernel when the grader dies.
 LAUNCHER = """\
-import os, resource, sys
-memory, cpu, hard_margin, fsize, sandboxed = (int(a) for a in sys.argv[1:6])
+import os, resource, shutil, sys
+memory, cpu, hard_margin, fsize, nproc, sandboxed = (int(a) for a in sys.argv[1:7])
 if memory > 0:
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 if cpu > 0:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + hard_margin))
 if fsize > 0:
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+if nproc > 0:
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+if sys.argv[7]:
+    shutil.copytree(sys.argv[7], ".", symlinks=True, dirs_exist_ok=True)
 if sandboxed:
     os.environ.pop("JPY_PARENT_PID", None)
 else:
@@ -142,56 +139,26 @@ else:
         ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except Exception:
         pass
-argv = sys.argv[6:]
+argv = sys.argv[8:]
 os.execv(argv[0], argv)
 """
 
 
-@functools.cache
-def bwrap_works() -> bool:
-    """Whether `bwrap` is installed and can run this Python in the sandbox the kernels use
-    (namespaces may be forbidden, in some containers)."""
-    if shutil.which("bwrap") is None:
-        return False
-    with tempfile.TemporaryDirectory(prefix="autograder-bwrap-") as tmp:
-        run_dir, lib = Path(tmp) / "run", Path(tmp) / "lib"
-        (run_dir / "work").mkdir(parents=True)
-        lib.mkdir()
-        command = bwrap_prefix(run_dir / "work", run_dir, lib) + [
-            sys.executable,
-            "-c",
-            "import json, os; os.listdir('.')",
-        ]
-        try:
-            run = subprocess.run(command, capture_output=True, timeout=60, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return False
-    return run.returncode == 0
-
-
-@functools.cache
-def bwrap_has_size() -> bool:
-    """Whether this bubblewrap can cap the size of a tmpfs (`--size`, bubblewrap 0.8)."""
-    try:
-        run = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "--size" in run.stdout + run.stderr
-
-
 def resolve(isolation: str = "auto") -> str:
-    """The isolation to use: `bwrap` or `rlimits` as asked (`bwrap` raises `RuntimeError`
-    when bubblewrap does not work here), or with `auto` the strongest that works."""
-    if isolation == "auto":
-        return "bwrap" if bwrap_works() else "rlimits"
-    if isolation == "bwrap" and not bwrap_works():
-        raise RuntimeError(
-            "bubblewrap (bwrap) is missing or cannot create namespaces here; "
-            "install it (apt-get install bubblewrap) or use --isolation rlimits"
-        )
-    if isolation not in ISOLATIONS:
+    """The isolation to use: `bwrap` (`auto` too) when bubblewrap works here, `rlimits` only
+    when asked for by name (the instructor's explicit choice of weaker isolation). Raises
+    `RuntimeError` when bubblewrap is asked for (`auto` included) and does not work: never a
+    silent fall back."""
+    if isolation not in ("auto", *ISOLATIONS):
         raise ValueError(f"unknown isolation {isolation!r}: expected auto, bwrap or rlimits")
-    return isolation
+    if isolation in ("auto", "bwrap") and not bwrap_works():
+        raise RuntimeError(
+            "refusing to grade: bubblewrap (bwrap) is missing or cannot create namespaces here, "
+            "so student code would not be isolated; install it (apt-get install bubblewrap) or, "
+            "to grade with process limits only (the file system and the network NOT isolated), "
+            "pass --isolation rlimits"
+        )
+    return "bwrap" if isolation == "auto" else isolation
 
 
 def library_files(root: Path = REPO) -> list[Path]:
@@ -268,86 +235,39 @@ def kernel_env(home: Path, tmp: str | Path, lib: Path, extra: dict[str, str] | N
     return env
 
 
-def bwrap_prefix(work: Path, run: Path, lib: Path) -> list[str]:
-    """The bubblewrap command line that runs a kernel in `work` (see the module docstring)."""
-    size = ["--size", str(TMPFS_SIZE)] if bwrap_has_size() else []
-    args = [
-        "bwrap",
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--cap-drop",
-        "ALL",
-        "--hostname",
-        "sandbox",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        *size,
-        "--tmpfs",
-        "/tmp",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-    ]
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        path = Path("/") / name
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), str(path)]
-        elif path.is_dir():
-            args += ["--ro-bind", str(path), str(path)]
-    for name in ETC_FILES:
-        if (Path("/etc") / name).exists():
-            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    if Path("/sys/devices/system/cpu").exists():
-        args += ["--ro-bind", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
-    for prefix in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}):
-        if not prefix.startswith("/usr/"):
-            args += ["--ro-bind", prefix, prefix]
-    args += [
-        "--ro-bind",
-        str(lib),
-        str(lib),
-        *size,
-        "--tmpfs",
-        str(SANDBOX_HOME),
-        "--bind",
-        str(work),
-        str(work),
-        "--bind",
-        str(run),
-        str(run),
-        "--chdir",
-        str(work),
-    ]
-    return args
-
-
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager that always starts the course's Python kernel (whatever kernel the
-    notebook names), through `LAUNCHER` with the limits, inside bubblewrap when `isolation` is
-    `bwrap`, over ZeroMQ `ipc` sockets in `run_dir`."""
+    notebook names), through `LAUNCHER` with the limits, in the cgroup `cgroup_procs`, inside
+    bubblewrap when `isolation` is `bwrap`, over ZeroMQ `ipc` sockets in `run_dir`; when the
+    kernel is shut down, every process it left is killed (`end_leftovers`)."""
 
     isolation = Unicode("rlimits").tag(config=True)
     lib_dir = Unicode().tag(config=True)
     run_dir = Unicode().tag(config=True)
+    files_dir = Unicode().tag(config=True)  # the assignment's files, staged for bubblewrap
+    log_file = Unicode().tag(config=True)  # the kernel's own stdout and stderr, outside RUN
     memory_limit = Integer(0).tag(config=True)
     cpu_limit = Integer(0).tag(config=True)
-    file_size_limit = Integer(1 << 30).tag(config=True)
+    file_size_limit = Integer(FILE_SIZE_LIMIT).tag(config=True)
+    process_limit = Integer(0).tag(config=True)  # RLIMIT_NPROC (0: none; the cgroup holds it)
+    disk_limit = Integer(DISK_LIMIT).tag(config=True)
+    cgroup_procs = List(Unicode()).tag(config=True)
+    marker = Unicode().tag(config=True)  # AUTOGRADER_SANDBOX in the kernel's environment
     kernel_environment = Dict().tag(config=True)
 
     def __init__(self, **kwargs: Any):
         kwargs["kernel_name"] = "python3"
         super().__init__(**kwargs)
-        if not self.run_dir:
-            self.run_dir = tempfile.mkdtemp(prefix="autograder-kernel-")
+        if not self.run_dir:  # outside a `Sandbox`: a folder of its own, the log beside RUN
+            self.run_dir = str(Path(tempfile.mkdtemp(prefix="autograder-kernel-")) / "run")
+            Path(self.run_dir).mkdir()
         if not self.lib_dir:
             self.lib_dir = str(copy_library(Path(self.run_dir) / "lib"))
         run = Path(self.run_dir)
         self.transport = "ipc"
         self.ip = str(run / "k")
         self.connection_file = str(run / "kernel.json")
+        self._kernel_pid = 0
 
     @property
     def kernel_spec(self) -> KernelSpec:
@@ -362,45 +282,63 @@ class SandboxedKernelManager(AsyncKernelManager):
     def ipykernel(self) -> bool:
         return True
 
+    def _stage(self, source: Path | None, sandboxed: bool) -> Path:
+        """Copies the assignment's files in `source` (all but notebooks and hidden files: nbgrader's
+        copy of the notebook holds the hidden tests) where the launcher finds them: FILES, which
+        bubblewrap mounts read-only and the launcher copies into its tmpfs WORK, or else WORK
+        itself. Returns WORK."""
+        work = Path(self.run_dir) / "work"
+        work.mkdir(exist_ok=True)
+        dest = Path(self.files_dir) if sandboxed and self.files_dir else work
+        dest.mkdir(exist_ok=True)
+        if source is not None and source.is_dir():
+            for item in source.iterdir():
+                if item.suffix == ".ipynb" or item.name.startswith(".") or item.is_symlink():
+                    continue
+                if item.is_dir():
+                    shutil.copytree(item, dest / item.name, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(item, dest / item.name)
+        return work
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         sandboxed = self.isolation == "bwrap"
         run = Path(self.run_dir)
-        # The kernel works in a folder of its own, with the assignment's other files but not
-        # the notebook being graded (nbgrader's copy of it holds the hidden tests).
-        work = run / "work"
-        work.mkdir(exist_ok=True)
-        if kw.get("cwd") and Path(kw["cwd"]).is_dir():
-            for item in Path(kw["cwd"]).iterdir():
-                if item.suffix == ".ipynb" or item.name.startswith("."):
-                    continue
-                if item.is_dir():
-                    shutil.copytree(item, work / item.name, dirs_exist_ok=True)
-                else:
-                    shutil.copy2(item, work / item.name)
+        work = self._stage(Path(kw["cwd"]) if kw.get("cwd") else None, sandboxed)
         kw["cwd"] = str(work)
+        files = self.files_dir if sandboxed and self.files_dir else ""
         if sandboxed:
             home, tmp = SANDBOX_HOME, "/tmp"
         else:
             home = tmp = run / "home"
             home.mkdir(parents=True, exist_ok=True)
-        kw["env"] = kernel_env(home, tmp, Path(self.lib_dir), self.kernel_environment)
-        command = [
-            sys.executable,
-            "-c",
-            LAUNCHER,
-            str(self.memory_limit),
-            str(self.cpu_limit),
-            str(CPU_HARD_MARGIN),
-            str(self.file_size_limit),
-            str(int(sandboxed)),
-            *kernel_cmd,
-        ]
+        extra = {**self.kernel_environment, "AUTOGRADER_SANDBOX": self.marker} if self.marker else None
+        kw["env"] = kernel_env(home, tmp, Path(self.lib_dir), extra or self.kernel_environment)
+        limits = (self.memory_limit, self.cpu_limit, CPU_HARD_MARGIN, self.file_size_limit, self.process_limit)
+        command = [sys.executable, "-c", LAUNCHER, *map(str, limits), str(int(sandboxed)), files, *kernel_cmd]
         if sandboxed:
-            command = bwrap_prefix(work, run, Path(self.lib_dir)) + command
-        # The kernel's own stdout and stderr (start-up messages, a crash in compiled code).
-        with open(run / "kernel.log", "ab") as log:
+            lib, staged = Path(self.lib_dir), Path(files or self.lib_dir)
+            command = bwrap_prefix(work, run, lib, staged, self.disk_limit) + command
+        command = Cgroup([Path(p).parent for p in self.cgroup_procs]).join_command(command)
+        # The kernel's own stdout and stderr (start-up messages, a crash in compiled code), in a
+        # file the sandbox does not see.
+        with open(self.log_file or run.parent / "kernel.log", "ab") as log:
             kw["stdout"] = kw["stderr"] = log
             await super()._async_launch_kernel(command, **kw)
+        process = getattr(getattr(self, "provisioner", None), "process", None)
+        self._kernel_pid = getattr(process, "pid", 0) or 0
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        self.end_leftovers()
+        await super()._async_cleanup_resources(restart=restart)
+
+    def end_leftovers(self) -> int:
+        """Kills every process the kernel left: its cgroup, and without bubblewrap its process
+        group and the processes that carry its marker; returns how many were killed."""
+        killed = Cgroup([Path(p).parent for p in self.cgroup_procs]).kill()
+        if self.isolation != "bwrap":
+            killed += kill_marked(self.marker, self._kernel_pid)
+        return killed
 
 
 def exit_status(manager: AsyncKernelManager) -> tuple[int | None, int | None]:
@@ -420,24 +358,29 @@ def exit_status(manager: AsyncKernelManager) -> tuple[int | None, int | None]:
 @dataclass(frozen=True)
 class Limits:
     """The limits a notebook runs under: seconds per cell (`timeout`, enforced by nbclient) and
-    per notebook (`autograder.execute`, and `RLIMIT_CPU` as a backstop), bytes of memory
-    (`RLIMIT_AS`) and of output kept per cell; 0: no limit."""
+    per notebook (`autograder.execute`, and `RLIMIT_CPU` as a backstop), bytes of memory (the
+    sandbox's cgroup, and `RLIMIT_AS` per process), bytes of output kept per cell, processes and
+    threads of the sandbox, bytes of each tmpfs (WORK, /tmp, /dev/shm, HOME); 0: no limit."""
 
     timeout: int
     notebook_timeout: int
     memory_limit: int
     max_output_bytes: int
+    processes: int = MAX_PROCESSES
+    disk: int = DISK_LIMIT
 
 
 @dataclass
 class Sandbox:
     """One submission's sandbox, in the folder `root`: `lib` (the course library, read-only),
-    `run` (the kernel's sockets, working folder and output), the `isolation` and the `limits`.
-    Made by `Sandbox.open`."""
+    `files` (the assignment's files, staged), `run` (the kernel's sockets and working folder),
+    the `isolation`, the `limits` and the `cgroup`. Made by `Sandbox.open`."""
 
     root: Path
     isolation: str
     limits: Limits
+    cgroup: Cgroup = field(default_factory=Cgroup)
+    events: dict[str, int] = field(default_factory=dict)  # what the cgroup's limits stopped (`end`)
     _library: str = field(default="", init=False, repr=False)  # LIB's hash when opened
 
     @property
@@ -445,29 +388,104 @@ class Sandbox:
         return self.root / "lib"
 
     @property
+    def files(self) -> Path:
+        return self.root / "files"
+
+    @property
     def run(self) -> Path:
         return self.root / "run"
+
+    @property
+    def marker(self) -> str:
+        return self.root.name
 
     @classmethod
     @contextlib.contextmanager
     def open(cls, root: Path, isolation: str, limits: Limits) -> Iterator[Sandbox]:
-        """Copies the library into `root/lib` and makes `root/run`; undoes the library's
-        read-only modes at the end, so that `root` can be deleted."""
-        box = cls(root, isolation, limits)
-        copy_library(box.lib)
-        box.run.mkdir()
-        box._library = box._lib_digest()
+        """Copies the library into `root/lib`, makes `root/run` and the cgroup; at the end, kills
+        what is left in the sandbox (`end`), removes the cgroup and undoes the library's
+        read-only modes, so that `root` can be deleted."""
+        box = cls(root, isolation, limits, Cgroup.create(limits.memory_limit, limits.processes))
         try:
+            copy_library(box.lib)
+            box.run.mkdir()
+            box.files.mkdir()
+            box._library = box._lib_digest()
             yield box
         finally:
+            box.end()
+            box.cgroup.remove()
             make_writable(box.lib)
+
+    def end(self) -> None:
+        """Kills every process left in the sandbox and records what its limits stopped
+        (`events`); the grader calls it before it writes anything about the run."""
+        self.cgroup.kill()
+        if self.isolation != "bwrap":
+            kill_marked(self.marker, 0)
+        if self.cgroup.folders:
+            self.events = self.cgroup.events()
+
+    def held(self) -> str:
+        """The limits that held in this sandbox, in words (the log and the feedback show it)."""
+        limits, held = self.limits, self.cgroup.held
+        memory = f"{gib(self.address_space())} of address space per process (RLIMIT_AS)"
+        if "memory" in held:
+            memory = f"{gib(limits.memory_limit)} for all processes together (cgroup v{self.cgroup.version}), " + memory
+        processes = (
+            f"{limits.processes} processes and threads (cgroup pids.max)"
+            if "pids" in held
+            else f"{limits.processes} processes (RLIMIT_NPROC)"
+            if self.nproc()
+            else "no limit on processes (no pids cgroup here)"
+        )
+        disk = (
+            f"working folder, /tmp, /dev/shm and HOME: tmpfs of {gib(limits.disk)} each"
+            if self.isolation == "bwrap" and bwrap_has_size()
+            else f"working folder on the host disk, {gib(FILE_SIZE_LIMIT)} per file (RLIMIT_FSIZE)"
+        )
+        return f"memory: {memory}; {processes}; {disk}"
+
+    def address_space(self) -> int:
+        """`RLIMIT_AS` of each process: the memory limit, or at least `ADDRESS_SPACE_FLOOR` when the
+        cgroup holds the memory of all processes together."""
+        memory = self.limits.memory_limit
+        return max(memory, ADDRESS_SPACE_FLOOR) if memory and "memory" in self.cgroup.held else memory
+
+    def nproc(self) -> int:
+        """`RLIMIT_NPROC` for the kernel: only in bubblewrap's user namespace, without a pids
+        cgroup and not for root (the kernel of the machine exempts root's processes)."""
+        if self.isolation == "bwrap" and "pids" not in self.cgroup.held and os.geteuid() != 0:
+            return self.limits.processes
+        return 0
+
+    def limit_notes(self) -> list[str]:
+        """The notes about the sandbox's limits that the run reached."""
+        notes = []
+        if self.events.get("oom_kill"):
+            notes.append(
+                f"memory: the sandbox reached its memory limit ({gib(self.limits.memory_limit)}, "
+                f"all processes together): {self.events['oom_kill']} process(es) killed"
+            )
+        if self.events.get("pids_max"):
+            notes.append(
+                f"processes: the sandbox reached its limit of {self.limits.processes} processes and "
+                f"threads: {self.events['pids_max']} fork(s) refused"
+            )
+        return notes
 
     def _lib_digest(self) -> str:
         return files_digest(self.lib, sorted(p for p in self.lib.rglob("*") if p.is_file()))
 
     def library_changed(self) -> bool:
         """Whether anything in LIB changed since `open` (only possible without bubblewrap,
-        where the kernel runs as the grader's user and LIB is not mounted read-only)."""
+        where the kernel runs as the grader's user and LIB is not mounted read-only). A link,
+        FIFO or device planted there counts as a change, and is never read."""
+        for folder, folders, names in os.walk(self.lib):
+            for name in names + folders:
+                mode = os.lstat(os.path.join(folder, name)).st_mode
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    return True
         return self._lib_digest() != self._library
 
     def kernel_settings(self) -> dict[str, Any]:
@@ -476,16 +494,39 @@ class Sandbox:
             "isolation": self.isolation,
             "lib_dir": str(self.lib),
             "run_dir": str(self.run),
-            "memory_limit": self.limits.memory_limit,
+            "files_dir": str(self.files),
+            "log_file": str(self.root / "kernel.log"),
+            "memory_limit": self.address_space(),
             "cpu_limit": cpu_limit(self.limits.notebook_timeout),
+            "process_limit": self.nproc(),
+            "disk_limit": self.limits.disk,
+            "cgroup_procs": [str(p) for p in self.cgroup.procs],
+            "marker": self.marker,
         }
 
     def kernel_output(self) -> str:
         """The last lines the kernel process printed itself (a crash in compiled code), without
         ipykernel's start-up noise."""
-        log = self.run / "kernel.log"
-        if not log.exists():
-            return ""
-        lines = log.read_text(errors="replace").splitlines()
-        kept = "\n".join(line for line in lines if line.strip() and not KERNEL_NOISE.search(line))
+        text = read_tail(self.root / "kernel.log", 4 * KERNEL_OUTPUT_TAIL)
+        kept = "\n".join(line for line in text.splitlines() if line.strip() and not KERNEL_NOISE.search(line))
         return kept[-KERNEL_OUTPUT_TAIL:]
+
+
+def read_tail(path: Path, limit: int) -> str:
+    """The last `limit` bytes of the regular file `path`, decoded; "" when it is missing, a
+    symbolic link, a FIFO, a device or anything else that is not a regular file. Never follows
+    a link, never blocks, never reads more than `limit` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return ""
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return ""
+        os.lseek(fd, max(0, info.st_size - limit), os.SEEK_SET)
+        return os.read(fd, limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)

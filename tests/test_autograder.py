@@ -323,7 +323,8 @@ def test_feedback_has_a_score_table_and_the_named_mistakes_on_top(graded):
     page = testing.feedback(graded["out"], "mistake", CHAPTER)
     summary = page[page.index("id=autograder-summary") :]
     summary = summary[: summary.index("</div>")]
-    assert "00_toy: 2 / 5" in summary and "<code>add</code>" in summary and "passed" in summary
+    assert "Autograded 2 / 5 · 1 point graded by hand, pending · total so far 2 / 6" in summary
+    assert "<code>add</code>" in summary and "passed" in summary
     assert "square(-2) returned -4, expected 4: a square is never negative" in summary
     assert page.index("autograder-summary") < page.index("Exercise 2")  # above the notebook
     assert "bubblewrap" in page or "NOT isolated" in page  # which isolation was used

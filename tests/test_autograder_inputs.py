@@ -88,3 +88,31 @@ def test_an_lms_zip_is_graded_under_the_student_ids(tmp_path):
     assert grades["4242", "00_toy"]["name"] == "Ana Souza"
     assert grades["12345", "00_toy"]["file"] == "smithjohn_12345_67890_00_toy.ipynb"
     assert (tmp_path / "out" / "feedback" / "4242" / "00_toy.html").exists()
+
+
+HONEST_NAMES = {  # file names a student chose with underscores and digits: the id is the LMS's
+    "smithjohn_12345_67890_my_01_vae_v2_3.ipynb": "12345",
+    "Chapter_0_jdoe_attempt_2024-03-01-10-00-00_final_00_toy_2.ipynb": "jdoe",
+    "Ana Souza_4242_assignsubmission_file_00_toy_v2_3.ipynb": "4242",
+    "Ana_Maria_7_assignsubmission_file_/sub_1/00_toy.ipynb": "7",
+}
+
+
+def test_the_id_comes_from_the_lms_part_of_the_name(tmp_path):
+    found = find_submissions(make_tree(tmp_path, HONEST_NAMES), CHAPTERS)
+    assert {s.file: s.student for s in found} == HONEST_NAMES
+    assert all(not s.problem for s in found)
+
+
+def test_every_row_has_its_own_safe_key(tmp_path):
+    names = ["zoe/00_toy.ipynb", "zoe/00_toy-1.ipynb", "zoe/x/00_toy.ipynb", "zoe/00_toy (1).ipynb", "00_toy.ipynb"]
+    root = make_tree(tmp_path / "class", names)
+    (root / "zoe" / "01_vae.ipynb").symlink_to(root / "zoe" / "00_toy.ipynb")
+    (root / "stray_01_vae.ipynb").symlink_to("/etc/passwd")
+    found = find_submissions(root, CHAPTERS)
+    keys = [s.key for s in found]
+    assert len(keys) == len(set(keys)) == len(names) + 2
+    assert [s.file for s in found if not s.problem] == ["zoe/00_toy.ipynb"]
+    for key in keys:
+        student, chapter = key.split("/")
+        assert student not in ("", ".", "..") and chapter not in ("", ".", "..") and not chapter.startswith(".")

@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 #: The rows of ARCHITECTURE.md's table; a module not listed counts as a command (row 7).
 ROWS = [
     ("files", "inputs", "notebooks", "report", "result", "guard"),
-    ("sandbox",),
+    ("sandbox", "bwrap", "cgroups"),
     ("execute", "course"),
-    ("preflight", "classify", "feedback", "gradebook"),
+    ("preflight", "classify", "feedback", "gradebook", "similarity"),
     ("runner",),
     ("grade",),
     ("batch", "release", "check", "book"),

@@ -42,13 +42,13 @@ def html(size: int, msg_type: str = "display_data", **extra) -> dict:
 
 def test_small_outputs_pass_and_use_the_cells_budget():
     msg = message("stream", name="stdout", text="hello")
-    assert cap_message(msg, 100, 100) == (msg, 95, False)
+    assert cap_message(msg, 100) == (msg, 95, False)
 
 
 def test_a_stream_is_cut_to_what_is_left_then_dropped():
-    capped, left, truncated = cap_message(message("stream", name="stdout", text="y" * 500), 300, 1000)
+    capped, left, truncated = cap_message(message("stream", name="stdout", text="y" * 500), 300)
     assert (capped["content"]["text"], left, truncated) == ("y" * 300, 0, True)
-    assert cap_message(message("stream", name="stdout", text="z"), 0, 1000) == (None, 0, True)
+    assert cap_message(message("stream", name="stdout", text="z"), 0) == (None, 0, True)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_a_stream_is_cut_to_what_is_left_then_dropped():
     ],
 )
 def test_a_rich_output_keeps_its_plain_text_only_and_stays_an_output(msg):
-    capped, left, truncated = cap_message(msg, LIMIT, LIMIT)
+    capped, left, truncated = cap_message(msg, LIMIT)
     assert truncated and left == 0
     assert capped["header"]["msg_type"] == msg["msg_type"] == capped["msg_type"]
     output = output_from_msg(capped)  # what failed with KeyError: 'metadata'
@@ -72,18 +72,21 @@ def test_a_rich_output_keeps_its_plain_text_only_and_stays_an_output(msg):
 
 def test_huge_metadata_counts_too():
     msg = message("display_data", data={"text/plain": "x"}, metadata={"junk": "j" * BIG})
-    capped, _, truncated = cap_message(msg, LIMIT, LIMIT)
+    capped, _, truncated = cap_message(msg, LIMIT)
     assert truncated and capped["content"]["metadata"] == {}
 
 
-def test_a_display_update_is_capped_on_its_own_even_when_the_cell_is_out_of_budget():
+def test_a_display_update_is_charged_once_per_output_it_rewrites():
     msg = html(BIG, "update_display_data", transient={"display_id": "d"})
-    capped, left, truncated = cap_message(msg, 0, LIMIT)
+    capped, left, truncated = cap_message(msg, LIMIT, copies=4)
     assert truncated and left == 0
-    assert len(capped["content"]["data"]["text/plain"]) <= LIMIT
+    size = len(capped["content"]["data"]["text/plain"])
+    assert 0 < size <= LIMIT // 4
     assert capped["content"]["transient"] == {"display_id": "d"}
     capped["header"]["msg_type"] = "display_data"  # as nbclient's _update_display_id does
     assert output_from_msg(capped).data == {"text/plain": "<IPython.core.display.HTML object>"}
+    assert cap_message(msg, LIMIT, copies=0) == (msg, LIMIT, False)  # an update of no output writes nothing
+    assert cap_message(msg, 0, copies=1) == (None, 0, True)  # the cell's budget is spent
 
 
 def test_an_error_keeps_its_name_and_the_start_of_its_message():
@@ -93,7 +96,7 @@ def test_an_error_keeps_its_name_and_the_start_of_its_message():
         evalue="square(-2) is wrong " + "!" * BIG,
         traceback=["line " + "t" * BIG, "second"],
     )
-    capped, left, truncated = cap_message(msg, 0, LIMIT)  # the cell printed a lot before
+    capped, left, truncated = cap_message(msg, LIMIT)  # errors have a budget of their own
     output = output_from_msg(capped)
     assert truncated and left == 0
     assert output.ename == "AssertionError" and output.evalue.startswith("square(-2) is wrong")
@@ -106,7 +109,7 @@ def test_the_truncation_note_is_a_stream_in_header_and_body():
     assert output.output_type == "stream" and "output truncated by the autograder" in output.text
 
 
-RICH = """from IPython.display import HTML, display
+RICH = """from IPython.display import HTML, display, update_display
 
 def add(a, b):
     return a + b
@@ -114,11 +117,14 @@ def add(a, b):
 handle = display(HTML("<b>small</b>"), display_id=True)
 handle.update(HTML("<p>" + "u" * (2 << 20) + "</p>"))
 display(HTML("<p>" + "x" * (2 << 20) + "</p>"))
+for _ in range(200):  # one update then rewrites 200 outputs: it is charged 200 times
+    display(HTML("."), display_id="flood")
+update_display(HTML("<p>" + "f" * (2 << 20) + "</p>"), display_id="flood")
 "y" * (2 << 20)"""
 ERROR = """def square(x):
     return x * x
 
-raise ValueError("a long message " + "z" * (2 << 20))"""
+raise ValueError("a long message " + "z" * (20 << 20))"""  # a 20 MB message, twice in the traceback
 
 
 def test_a_correct_notebook_with_huge_rich_outputs_and_errors_is_graded(tmp_path):
@@ -138,3 +144,4 @@ def test_a_correct_notebook_with_huge_rich_outputs_and_errors_is_graded(tmp_path
     assert page.count("output truncated by the autograder") == 2
     assert "ValueError" in page and "a long message zzz" in page
     assert "x" * (LIMIT + 1) not in page and "u" * (LIMIT + 1) not in page
+    assert "f" * (LIMIT // 200 + 1) not in page and "z" * (LIMIT + 1) not in page

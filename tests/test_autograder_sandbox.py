@@ -11,8 +11,9 @@
   the test runs. The first two are undone before the test cells run (the real tests run and fail
   the wrong answers); the last is caught after the test (no points). The fixture
   `tests/fixtures/guarded` grades `log_normal` and `kl_normal` with Chapter 1's real hidden tests.
-- `fallback`: without bubblewrap (`--isolation rlimits`), the limits still hold and the log and
-  the feedback say that the file system and the network are not isolated.
+- `fallback`: without bubblewrap, `grade` refuses to run (`auto` included) unless the instructor
+  chooses `--isolation rlimits`; then the limits still hold and the log and the feedback say that
+  the file system and the network are not isolated.
 """
 
 from __future__ import annotations
@@ -242,24 +243,16 @@ def test_without_bubblewrap_the_limits_hold_and_the_feedback_says_so(tmp_path):
     assert "isolation: rlimits" in (tmp_path / "out" / "logs" / "ref" / "00_toy.log").read_text()
 
 
-def test_asking_for_bubblewrap_where_it_does_not_work_is_a_usage_error(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("isolation", ["auto", "bwrap"])
+def test_without_bubblewrap_grading_refuses_to_run_unless_rlimits_is_chosen(isolation, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sandbox, "bwrap_works", lambda: False)
-    assert sandbox.resolve("auto") == "rlimits"
+    with pytest.raises(RuntimeError, match="refusing to grade"):
+        sandbox.resolve(isolation)
+    assert sandbox.resolve("rlimits") == "rlimits"  # the instructor's explicit choice
     (tmp_path / "in" / "ada").mkdir(parents=True)
     (tmp_path / "in" / "ada" / "00_toy.ipynb").write_text("{}")
-    assert (
-        main(
-            [
-                "grade",
-                str(tmp_path / "in"),
-                "--out",
-                str(tmp_path / "out"),
-                "--solutions",
-                str(TOY),
-                "--isolation",
-                "bwrap",
-            ]
-        )
-        == 2
-    )
-    assert "apt-get install bubblewrap" in capsys.readouterr().err
+    args = ["grade", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--solutions", str(TOY)]
+    assert main([*args, "--isolation", isolation]) == 2
+    error = capsys.readouterr().err
+    assert "refusing to grade" in error and "apt-get install bubblewrap" in error and "--isolation rlimits" in error
+    assert not (tmp_path / "out" / "grades.csv").exists()  # nothing graded, not even weakly
