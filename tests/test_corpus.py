@@ -96,7 +96,7 @@ def test_corpus_covers_every_exercise():
     for chapter, module in CHAPTERS.items():
         for function in module.__all__:
             files = list((CORPUS / chapter / function).glob("*.py"))
-            right = sum(f.name.startswith("correct_") for f in files)
+            right = sum(f.name.startswith("correct") for f in files)
             wrong = len(files) - right
             assert right >= 5 and wrong >= 10, f"{chapter}/{function}: {right} correct, {wrong} wrong"
 

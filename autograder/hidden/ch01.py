@@ -90,6 +90,18 @@ def test_log_normal(log_normal):
             "large variances (1e4) and far points",
             (_randn(5, 3, seed=18, scale=100.0), _randn(5, 3, seed=19), torch.full((5, 3), 1e4)),
         ),
+        Case(
+            "one variance per example, shape (4, 1), shared by the Z = 6 coordinates",
+            (_randn(4, 6, seed=31), _randn(4, 6, seed=32), _pos(4, 1, seed=33)),
+        ),
+        Case(
+            "tiny variances (1e-5) over Z = 20 coordinates, float32 (their product underflows to 0)",
+            (_randn(3, 20, seed=34, scale=1e-3), torch.zeros(3, 20), torch.full((3, 20), 1e-5)),
+        ),
+        Case(
+            "large variances (1e5) over Z = 20 coordinates, float32 (their product overflows to inf)",
+            (_randn(3, 20, seed=35, scale=100.0), torch.zeros(3, 20), torch.full((3, 20), 1e5)),
+        ),
     ]
     check_against_reference(log_normal, "log_normal", ref.log_normal, cases, MISTAKES["log_normal"])
 

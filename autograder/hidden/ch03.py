@@ -68,6 +68,10 @@ def test_log_mean_exp(log_mean_exp):
         Case("a spread of 10^4 between the values", (torch.tensor([[0.0, -1e4, -5e3], [1e4, -1e4, 2.0]]), 1)),
         Case("float64 values near -1e4", (_randn(5, 3, seed=8, dtype=torch.float64) - 1e4, 0)),
     ]
+    cases += [  # other axes of size 1, last: a squeeze() that drops them shows only here
+        Case("x of shape (3, 1) (another axis of size 1), dim = 0", (_randn(3, 1, seed=9), 0)),
+        Case("x of shape (1, 4, 1), dim = 1", (_randn(1, 4, 1, seed=10), 1)),
+    ]
     check_log_mean_exp_cases(log_mean_exp, cases)
 
 

@@ -140,6 +140,14 @@ def log_normal_cases() -> list[Case]:
             "tiny variances (1e-6) and points far from m (the density underflows to 0), float64",
             (_randn(4, 3, seed=9, dtype=f64), _randn(4, 3, seed=10, dtype=f64), torch.full((4, 3), 1e-6, dtype=f64)),
         ),
+        Case(
+            "one variance per example, shape (4, 1), shared by the Z = 5 coordinates",
+            (_randn(4, 5, seed=11), _randn(4, 5, seed=12), _pos(4, 1, seed=13)),
+        ),
+        Case(
+            "tiny variances (1e-5) over Z = 20 coordinates (their product underflows to 0)",
+            (_randn(3, 20, seed=14, scale=1e-3), torch.zeros(3, 20), torch.full((3, 20), 1e-5)),
+        ),
     ]
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 
 import torch
 
 from .engine import Case, CheckFailed, _g, _pos, _randn
 from .objective import ObjectiveProbe, ratio_hint, run_objective, standard_noise
-from .probes import DecoderTap, TinyVariance, narrow_posteriors, seeded, spread_prior
+from .probes import DecoderTap, TinyVariance, batched, narrow_posteriors, seeded, spread_prior
 from .pure import check_cases
 
 __all__ = ["check_log_normal_mixture", "check_gmvae_elbo", "gmvae_probe"]
@@ -86,6 +87,9 @@ def gmvae_probe(n_calls: int = 30) -> ObjectiveProbe:
 
 SAME_Z = "kl + |eps|²/2 at the decoded z = m + sqrt(v) eps, in the zero-variance limit"
 FAR = SAME_Z + ", every component far from the codes"
+OVERLAP = (
+    "kl - mean(1.5 |eps|² - Z log 2) at the decoded codes, every component at q's mean with a quarter of its variance"
+)
 
 
 def _kl_at_decoded_z(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs) -> None:
@@ -109,7 +113,7 @@ def _kl_at_decoded_z(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs) ->
         with torch.random.fork_rng(), DecoderTap(model) as tap:
             torch.manual_seed(probe.seed)
             kl = probe._call(fn, (limit, x))[1].detach()
-        codes = [z.detach()[..., : qm.shape[-1]] for z in tap.inputs if z.numel() == qm.numel()]
+        codes = [z.detach()[..., : qm.shape[-1]] for z in batched(tap.inputs, qm.shape[0]) if z.numel() == qm.numel()]
         if not codes:
             raise CheckFailed(
                 f"{probe.name} never decoded codes z of the encoder's shape {tuple(qm.shape)}: decode the sample "
@@ -117,6 +121,31 @@ def _kl_at_decoded_z(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs) ->
             )
         eps = (codes[0].reshape(qm.shape) - qm) / qv.sqrt()
         obs.values[label] = kl + 0.5 * eps.pow(2).sum(-1).mean()
+    _kl_where_estimates_go_negative(probe, fn, inputs, obs)
+
+
+def _kl_where_estimates_go_negative(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs) -> None:
+    """``kl`` at the real variance where many one-sample estimates are negative, observed exactly.
+
+    One image repeated; every component of the prior sits at its posterior mean m with variance v / 4. Then
+    log q(z|x) - log p(z) = sum over Z of (1.5 eps² - log 2) at z = m + sqrt(v) eps, negative for about a
+    quarter of the draws (Z = 3): an answer that clamps the estimates at 0, or drops the negative ones,
+    differs from it at the very codes it decoded.
+    """
+    model, x = (copy.deepcopy(a) for a in inputs)
+    model.double()
+    x = x[:1].expand(64, -1).double()
+    with torch.no_grad():
+        qm, qv = model.encode(x)
+        m, v = qm[:1], qv[:1]
+        model.z_pre.copy_(torch.cat([m.expand(model.k, -1), torch.log(torch.expm1(v / 4)).expand(model.k, -1)])[None])
+    with torch.random.fork_rng(), DecoderTap(model) as tap:
+        torch.manual_seed(probe.seed + 2)
+        kl = probe._call(fn, (model, x))[1].detach()
+    codes = [z.detach()[..., : qm.shape[-1]] for z in batched(tap.inputs, qm.shape[0]) if z.numel() == qm.numel()]
+    if codes:
+        eps = (codes[0].reshape(qm.shape) - qm) / qv.sqrt()
+        obs.values[OVERLAP] = kl - (1.5 * eps.pow(2) - math.log(2)).sum(-1).mean()
 
 
 def _sum_of_terms(name, args, out) -> None:

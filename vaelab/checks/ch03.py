@@ -19,6 +19,7 @@ def duplicate_cases() -> list[Case]:
         Case("x of shape (3, 4), rep = 2", (_randn(3, 4, seed=1), 2)),
         Case("x of shape (2, 5), rep = 3", (_randn(2, 5, seed=2), 3)),
         Case("rep = 1 (a copy of x)", (_randn(4, 2, seed=3), 1)),
+        Case("float64 x of shape (3, 2), rep = 2", (_randn(3, 2, seed=4, dtype=torch.float64), 2)),
     ]
 
 
@@ -31,6 +32,7 @@ def log_mean_exp_cases() -> list[Case]:
         Case("values near +800 (exp overflows to inf in float64 too)", (_randn(4, 6, seed=5, scale=5.0) + 800.0, 1)),
         Case("a spread of 10^4 between the values", (torch.tensor([[0.0, -1e4, -5e3], [1e4, -1e4, 2.0]]), 1)),
         Case("float64 values near -1e4", (_randn(5, 3, seed=6, dtype=torch.float64) - 1e4, 0)),
+        Case("x of shape (3, 1) (another axis of size 1), dim = 0", (_randn(3, 1, seed=7), 0)),
     ]
 
 

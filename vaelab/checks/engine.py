@@ -46,8 +46,17 @@ def _tol(t: torch.Tensor) -> tuple[float, float]:
     return (1e-4, 1e-4) if t.dtype == torch.float32 else (1e-7, 1e-7)
 
 
+#: Floating dtypes with less precision than float64: a float64 answer returned in one of them has lost digits.
+LOW_PRECISION = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def lost_precision(got: Any, expected: torch.Tensor) -> bool:
+    """Whether a float64 result came back in a lower precision (a ``.float()`` on the way)."""
+    return isinstance(got, torch.Tensor) and expected.dtype == torch.float64 and got.dtype in LOW_PRECISION
+
+
 def _close(got: Any, expected: torch.Tensor, scale: float = 1.0) -> bool:
-    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape or lost_precision(got, expected):
         return False
     rtol, atol = _tol(expected)
     got64, exp64 = got.detach().double(), expected.detach().double()

@@ -18,6 +18,7 @@ Reference-free structure checks run first: the tuple, scalars, and the probe's `
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import torch
 
 from .engine import STANDARD_ERRORS, CheckFailed, _call, _report, _scalar, keeps_global_rng, substituted
 from .observe import Observation, expectations, fingerprint, judge
-from .probes import DecoderTap, TinyVariance
+from .probes import DecoderTap, TinyVariance, batched
 
 #: Number of fixed random directions the gradient in expectation is projected on.
 DIRECTIONS = 2
@@ -342,6 +343,39 @@ def _judged(check_id: str, fn: Callable, probe: ObjectiveProbe, hints) -> Observ
     return got
 
 
+def _check_fresh_noise(name: str, noise: list[torch.Tensor], batch: int, z_dim: int) -> None:
+    """Independent draws are never equal: not from one call to the next, not between the images of a
+    batch. ``noise``: the flattened ``(z - m) / sqrt(v)`` of each decoded code, ``S * B * Z`` values."""
+    same = functools.partial(torch.allclose, rtol=1e-4, atol=1e-4)  # (z - m) / sqrt(v) rounds differently per row
+    if noise[0].abs().max() < 1e-3:  # the mean decoded, not a sample: the spread test below names it
+        return
+    if len(noise) > 1 and all(same(e, noise[0]) for e in noise[1:]):
+        raise CheckFailed(
+            f"{name}: every call decodes the same noise (z - m) / sqrt(v): the noise is drawn once and reused "
+            "(cached, or drawn from a re-seeded generator). Draw fresh noise at every call."
+        )
+    rows = noise[0].reshape(-1, batch, z_dim)
+    if batch > 1 and z_dim > 1 and all(same(r, r[:1].expand_as(r)) for r in rows):
+        raise CheckFailed(
+            f"{name}: every image of the batch gets the same noise vector eps: one draw of shape (Z,) is shared by "
+            "the whole batch. Draw one eps per image, of the shape of m (torch.randn_like(m))."
+        )
+
+
+def _from_prior(model, codes: list[torch.Tensor]) -> bool:
+    """Whether the decoded codes look like draws from a Gaussian prior ``(1, Z)`` of the model rather than
+    from the posterior (mean and variance of ``(z - pm) / sqrt(pv)`` near 0 and 1)."""
+    try:
+        pm, pv = model.prior()
+    except Exception:  # a model without a Gaussian prior: nothing to compare with
+        return False
+    if pm.dim() != 2 or not codes:
+        return False
+    z_dim = pm.shape[-1]
+    e = torch.cat([((z.reshape(-1, z_dim) - pm) / pv.sqrt()).flatten() for z in codes]).double()
+    return abs(e.mean().item()) < 0.1 and abs(e.var().item() - 1) < 0.15
+
+
 def standard_noise(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs: Observation) -> None:
     """The codes an objective decodes must be ``z = m + sqrt(v) * eps`` with ``eps ~ N(0, I)``.
 
@@ -360,7 +394,7 @@ def standard_noise(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs: Obse
         for _ in range(probe.n_calls):
             probe._call(fn, args)
     batch, z_dim = qm.shape
-    for z in tap.inputs:
+    for z in batched(tap.inputs, batch):
         z = z.detach()[..., :z_dim]
         if z.numel() % (batch * z_dim) == 0:
             noise.append(((z.reshape(-1, batch, z_dim) - qm) / qv.sqrt()).flatten())
@@ -369,13 +403,19 @@ def standard_noise(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs: Obse
             f"{probe.name} never decoded codes z of the encoder's shape {(batch, z_dim)}: decode the "
             "sample z ~ q(z|x) with model.decode(z)."
         )
+    _check_fresh_noise(probe.name, noise, batch, z_dim)
     e = torch.cat(noise).double()
     n, mean, var = e.numel(), e.mean().item(), e.var().item()
     if abs(mean) <= STANDARD_ERRORS / math.sqrt(n) and abs(var - 1) <= STANDARD_ERRORS * math.sqrt(2 / n):
         return
     v = qv.double()
     hint = "Sample z = m + sqrt(v) * eps with eps ~ N(0, I) drawn afresh at every call."
-    if var < 1e-12:
+    if _from_prior(model, [z.detach()[..., :z_dim] for z in batched(tap.inputs, batch)]):
+        hint = (
+            "The codes are drawn from the prior p(z), not from the encoder's posterior q(z|x) = N(m, v): sample "
+            "z = m + sqrt(v) * eps with the encoder's m and v."
+        )
+    elif var < 1e-12:
         hint = "z is the encoder mean, not a sample: draw z = m + sqrt(v) * eps with fresh noise at every call."
     elif abs(var - v.mean().item()) < 0.1 * v.mean().item():
         hint = "The noise is scaled by the variance v; scale it by the standard deviation: z = m + sqrt(v) * eps."

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from .engine import STANDARD_ERRORS, CheckFailed
+from .engine import STANDARD_ERRORS, CheckFailed, lost_precision
 
 #: The file a handout ships with the expected observations of every visible check.
 STORE = Path(__file__).with_name("expected.pt")
@@ -171,7 +171,7 @@ def _tolerance(t: torch.Tensor, scale: float) -> tuple[float, float]:
 def values_match(got: torch.Tensor, want: torch.Tensor, scale: float = 1.0, nan_matches: bool = False) -> bool:
     """Same shape and values within the dtype's tolerance (times ``scale``); infinities must agree.
     ``nan_matches`` counts nan as equal to nan (for telling which mistake an unstable answer made)."""
-    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape or lost_precision(got, want):
         return False
     rtol, atol = _tolerance(want, scale)
     g, w = got.detach().double().cpu(), want.detach().double().cpu()
@@ -226,9 +226,20 @@ def _describe_difference(got: Observation, want: Observation, name: str) -> str:
         return f"{name} is missing"
     if g.shape != w.shape:
         return f"{name} has shape {tuple(g.shape)}, expected {tuple(w.shape)}"
+    if lost_precision(g, w):
+        return (
+            f"{name} is {str(g.dtype).replace('torch.', '')} for float64 inputs: keep the inputs' dtype (no .float() "
+            "or torch.float32 inside), or the digits float64 keeps are lost"
+        )
     if w.numel() == 1:
         return f"{name} = {g.item():.6g}, expected {w.item():.6g}"
     err = (g.double() - w.double()).abs().max().item()
+    shift = (g.double() - w.double()).flatten()
+    if torch.isfinite(shift).all() and torch.allclose(shift, shift[0].expand_as(shift), rtol=1e-3, atol=1e-5):
+        return (
+            f"{name}: every value is off by the same constant, {shift[0].item():+.4g} (look for a constant term that "
+            "is missing, doubled or not halved, such as log(2π), log K or the -1 of a KL)"
+        )
     return f"{name} differs from the expected values (largest difference {err:.3g})"
 
 

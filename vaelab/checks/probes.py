@@ -16,6 +16,8 @@ __all__ = [
     "TinyVariance",
     "DecoderTap",
     "DecoderCalls",
+    "batched",
+    "batched_calls",
     "FixedLogits",
     "spread_prior",
     "narrow_posteriors",
@@ -91,6 +93,37 @@ class DecoderTap:
 
     def __exit__(self, *exc):
         self.handle.remove()
+
+
+def batched(codes: list[torch.Tensor], rows: int) -> list[torch.Tensor]:
+    """The decoded codes as the batches they make: every call as it was made, then the calls of a loop
+    that decoded fewer than ``rows`` rows at a time (one image, one sample or one label per call),
+    consecutive ones joined into ``(rows, D)`` batches in call order.
+
+    Shapes: each code ``(..., D)``; a joined batch ``(rows, D)``. A valid answer may decode its batch
+    in pieces, so every check that looks for "the batch's codes" reads them through this.
+    """
+    return [z for z, _ in batched_calls(list(zip(codes, [None] * len(codes))), rows)]
+
+
+def batched_calls(calls: list[tuple[torch.Tensor, torch.Tensor | None]], rows: int) -> list:
+    """:func:`batched` for ``(z, y)`` pairs of a conditional decoder (``y`` joined along with ``z``)."""
+    out, run, count = list(calls), [], 0
+    for z, y in calls:
+        n = z.numel() // z.shape[-1] if z.dim() and z.shape[-1] else 0
+        if not n or n >= rows or (y is not None and y.numel() // max(y.shape[-1], 1) != n):
+            run, count = [], 0
+            continue
+        if count + n > rows:
+            run, count = [], 0
+        run.append((z.reshape(n, z.shape[-1]), None if y is None else y.reshape(n, y.shape[-1])))
+        count += n
+        if count == rows:
+            ys = [piece_y for _, piece_y in run]
+            joined_y = None if any(piece_y is None for piece_y in ys) else torch.cat(ys)
+            out.append((torch.cat([piece_z for piece_z, _ in run]), joined_y))
+            run, count = [], 0
+    return out
 
 
 class DecoderCalls:

@@ -39,6 +39,7 @@ from vaelab.checks.engine import (  # noqa: F401  (the chapter modules import th
     _require_gradient,
     _scalar,
     calls_reference,
+    lost_precision,
     substituted,
 )
 
@@ -55,6 +56,11 @@ def _diagnose(name: str, got: Any, expected: torch.Tensor, case: Case, mistakes:
         return (
             f"{name} on {case.description} returned {type(got).__name__}, expected a torch.Tensor of shape "
             f"{tuple(expected.shape)}."
+        )
+    if lost_precision(got, expected):
+        return (
+            f"{name} on {case.description} returned {str(got.dtype).replace('torch.', '')} for float64 inputs: "
+            "keep the inputs' dtype (no .float() or torch.float32 inside), or the digits float64 keeps are lost."
         )
     if got.shape != expected.shape:
         hint = ""
@@ -82,6 +88,14 @@ def _diagnose(name: str, got: Any, expected: torch.Tensor, case: Case, mistakes:
             ratio = (
                 f" Every value is {r[0].item():.4g} times the expected one: look for a missing or extra "
                 "constant factor."
+            )
+    if not ratio and e.numel() > 1:
+        shift = g - e
+        if torch.isfinite(shift).all() and torch.allclose(shift, shift[0].expand_as(shift), rtol=1e-3, atol=1e-5):
+            ratio = (
+                f" Every value is off by the same constant, {shift[0].item():+.4g}: look for a constant term that is "
+                "missing, doubled or not halved (such as log(2π), log K or the -1 of a KL), or one counted once "
+                "instead of once per coordinate."
             )
     near = ""
     rel = err / (expected.detach().double().abs().max().item() + 1e-12)
@@ -343,7 +357,8 @@ def check_decoded_noise(name: str, fn: Callable, args: tuple, model, encode_args
     Judges the distribution of what the objective feeds the decoder (mean and variance within six
     standard errors), so a sample with the wrong spread fails however the rest of the bound looks.
     """
-    from vaelab.checks.probes import DecoderTap
+    from vaelab.checks.objective import _check_fresh_noise
+    from vaelab.checks.probes import DecoderTap, batched
 
     with torch.no_grad():
         qm, qv = model.encode(*encode_args)
@@ -351,8 +366,16 @@ def check_decoded_noise(name: str, fn: Callable, args: tuple, model, encode_args
         torch.manual_seed(31)
         for _ in range(n_calls):
             _call(fn, name, args)
+    batch, z_dim = qm.shape
+    codes = [
+        z.detach()[..., :z_dim] for z in batched(tap.inputs, batch) if z[..., :z_dim].numel() % (batch * z_dim) == 0
+    ]
+    if codes:  # named first: shared or reused noise has the right mean and variance only by luck
+        _check_fresh_noise(
+            name, [((z.reshape(-1, batch, z_dim) - qm) / qv.sqrt()).flatten() for z in codes], batch, z_dim
+        )
     for example_major in (True, False):  # either order of the samples of a batch (rep-major last: its stats reported)
-        e = decoded_noise(tap.inputs, qm, qv, example_major)
+        e = decoded_noise(batched(tap.inputs, qm.shape[0]), qm, qv, example_major)
         if e.numel() == 0:
             raise CheckFailed(
                 f"{name} never decoded codes z of the encoder's shape {tuple(qm.shape)}: decode the "
@@ -399,7 +422,7 @@ def check_gradient_at_codes(
     log-density, prior or importance weight changes the gradient but not the value, so it shows here.
     When no decoded code reproduces the answer's value, the value checks speak instead.
     """
-    from vaelab.checks.probes import DecoderTap
+    from vaelab.checks.probes import DecoderTap, batched
 
     params = [p for p in model.parameters() if p.requires_grad]
     with DecoderTap(model) as tap:
@@ -412,7 +435,7 @@ def check_gradient_at_codes(
     m, v = model.encode(*encode_args)
     batch, z_dim = m.shape
     worst = None
-    for z in tap.inputs:
+    for z in batched(tap.inputs, batch):
         for example_major in (False, True):
             samples = _codes_as_samples(z.detach(), batch, z_dim, example_major)
             if samples is None:

@@ -78,6 +78,13 @@ MISTAKES.update(
                 lambda x, m, v: ref.log_normal(x, m, v) + 0.5 * math.log(2 * math.pi) * x.shape[-1],
             ),
             Mistake(
+                "the log(2π) term is not halved: the constant is -1/2 log(2π) per coordinate, not -log(2π).",
+                lambda x, m, v: (
+                    ref.log_normal(x, m, v)
+                    - 0.5 * math.log(2 * math.pi) * torch.broadcast_shapes(x.shape, m.shape, v.shape)[-1]
+                ),
+            ),
+            Mistake(
                 "the log(v) term (log v, the log-determinant of the covariance) is missing: the normalising constant "
                 "depends on the variance.",
                 lambda x, m, v: ref.log_normal(x, m, v) + 0.5 * torch.log(v).sum(-1),
@@ -98,6 +105,15 @@ MISTAKES.update(
             ),
         ],
         "kl_normal": [
+            Mistake(
+                "the mean difference is not squared: the term is (m_q - m_p)² / v_p, not |m_q - m_p| / v_p.",
+                lambda qm, qv, pm, pv: 0.5 * (torch.log(pv / qv) + (qv + (qm - pm).abs()) / pv - 1).sum(-1),
+            ),
+            Mistake(
+                "the squared mean difference is divided by q's variance: it is (m_q - m_p)² / v_p, over the variance "
+                "of p, like the v_q / v_p term.",
+                lambda qm, qv, pm, pv: 0.5 * (torch.log(pv / qv) + qv / pv + (qm - pm) ** 2 / qv - 1).sum(-1),
+            ),
             Mistake(
                 "the result is off by a factor of 2: the 1/2 in front of the sum is missing.",
                 lambda qm, qv, pm, pv: 2 * ref.kl_normal(qm, qv, pm, pv),
@@ -128,6 +144,15 @@ MISTAKES.update(
             ),
         ],
         "log_bernoulli_with_logits": [
+            Mistake(
+                "the (1 - x) weight of the second term is missing: log p(x) = x log σ(l) + (1 - x) log(1 - σ(l)).",
+                lambda x, lg: (x * F.logsigmoid(lg) + F.logsigmoid(-lg)).sum(-1),
+            ),
+            Mistake(
+                "one of the two terms is picked by thresholding x (x > 0.5), as if x were binary: pixels are grey "
+                "levels in [0, 1], so weight both terms, x log σ(l) + (1 - x) log(1 - σ(l)).",
+                lambda x, lg: torch.where(x > 0.5, F.logsigmoid(lg), F.logsigmoid(-lg)).sum(-1),
+            ),
             Mistake(
                 "the sign is flipped: this is the binary cross-entropy, the log-probability is its negative.",
                 lambda x, logits: -ref.log_bernoulli_with_logits(x, logits),
@@ -349,6 +374,11 @@ def check_vae_negative_elbo_bound(
                     " This is KL(p || q): the direction is reversed. The argument order of kl_normal is "
                     "(qm, qv, pm, pv): the posterior first, then the prior."
                 )
+            elif torch.allclose(kl.detach().double(), ref.kl_normal(qm, qv.exp(), pm, pv).mean().double(), rtol=1e-4):
+                hint = (
+                    " The encoder's second output is read as a log-variance and exponentiated: model.encode returns "
+                    "the variance v itself (positive), so use it as it is."
+                )
             else:
                 hint = (
                     " Use the analytic KL (kl_normal) between q(z|x) = N(m, v) and the prior model.prior(), "
@@ -379,7 +409,10 @@ def check_vae_negative_elbo_bound(
         elif abs(ratio - 1.0 / x.shape[1]) < 1e-3:
             hint = " It is averaged over pixels: sum over pixels (the last dimension), then average over the batch."
         else:
-            hint = " rec = -mean over the batch of log_bernoulli_with_logits(x, model.decode(z)) with z ~ q(z|x)."
+            hint = (
+                " rec = -mean over the batch of log_bernoulli_with_logits(x, model.decode(z)), with z drawn from the "
+                "encoder's posterior q(z|x) = N(m, v) (not from the prior), the Bernoulli log-likelihood of x."
+            )
         raise CheckFailed(
             f"{name}: in the zero-variance limit rec = {rec0.item():.5g}, expected {rec_ref.item():.5g}.{hint}"
         )
@@ -396,7 +429,10 @@ def check_vae_negative_elbo_bound(
     se = math.sqrt(recs.var() / n_calls + ref_recs.var() / (4 * n_calls)) + 1e-9
     if abs(recs.mean() - ref_recs.mean()) > 6 * se:
         if recs.std() < 1e-9 < ref_recs.std():
-            hint = " It never changes between calls: z must be sampled from q(z|x), not set to its mean."
+            hint = (
+                " It never changes between calls: z must be sampled from q(z|x) with fresh random noise at every "
+                "call, not set to its mean, nor built from the same noise reused (drawn once and cached, or re-seeded)."
+            )
         else:
             hint = " Sample z ~ q(z|x) with sample_gaussian(m, v) and decode it."
         raise CheckFailed(

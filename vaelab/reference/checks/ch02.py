@@ -19,7 +19,7 @@ import torch
 
 from vaelab import reference as objectives
 from vaelab import reference as ref
-from vaelab.checks.probes import DecoderTap, narrow_posteriors, spread_prior  # noqa: F401
+from vaelab.checks.probes import DecoderTap, batched, narrow_posteriors, spread_prior  # noqa: F401
 
 from . import (
     Case,
@@ -134,7 +134,7 @@ def _decoded_sample(name, tap, model, x, post, prior, rec, kl):
     if not tap.inputs:
         raise CheckFailed(f"{name} never decoded a latent sample: compute the logits with model.decode(z), z ~ q(z|x).")
     shaped = []
-    for z in tap.inputs:  # the codes of shape (B, Z) (or (1, B, Z): one sample per image), each once
+    for z in batched(tap.inputs, qm.shape[0]):  # (B, Z), (1, B, Z), or a loop's pieces joined; each once
         z = z.reshape(qm.shape) if z.numel() == qm.numel() and z.shape[-1] == qm.shape[-1] else z
         if z.shape == qm.shape and not any(torch.equal(z.detach(), seen.detach()) for seen in shaped):
             shaped.append(z)
@@ -174,8 +174,11 @@ def _check_not_mean(name, z, qm):
 def _check_draws(name, zs, qm, qv):
     """Decoded samples of several calls must be draws from N(qm, qv): once standardised, their
     entries look like N(0, 1) (mean and variance within six standard errors)."""
+    from vaelab.checks.objective import _check_fresh_noise
+
     m, v = qm.double(), qv.double()
     d = torch.stack([z.detach().double() - m for z in zs])
+    _check_fresh_noise(name, [(di / v.sqrt()).flatten() for di in d], *qm.shape)
     eps = (d / v.sqrt()).flatten()
     n = eps.numel()
     mean, var = eps.mean().item(), eps.var().item()
@@ -213,6 +216,12 @@ def _kl_hint(kl, z, qm, qv, pm, pv, x) -> str | None:
         candidates = [
             (kl_ref * x.shape[0], "It is the sum over the batch: take the mean over examples."),
             (-kl_ref, "The sign is flipped: the estimate is log q(z|x) - log p(z), not log p(z) - log q(z|x)."),
+            (
+                (log_q - log_p).clamp(min=0).mean(),
+                "Each image's estimate log q(z|x) - log p(z) is clamped at 0 (or its negative values dropped): a "
+                "one-sample estimate of a KL may be negative, and clamping it biases the average upward. Keep it as "
+                "it is.",
+            ),
             (
                 ref.kl_normal(qm, qv, torch.zeros_like(qm), torch.ones_like(qv)).mean(),
                 "This is the analytic KL to N(0, I), the prior of chapter 1. The GMVAE's prior is the mixture of "

@@ -406,7 +406,7 @@ def check_independent_samples(
 ) -> None:
     """The iw codes decoded for one image must be iw independent draws, not one draw copied iw times
     (whatever the layout: ``(iw, B, Z)``, ``(iw * B, Z)`` repetition-major or example-major)."""
-    from vaelab.checks.probes import DecoderTap
+    from vaelab.checks.probes import DecoderTap, batched
 
     from . import _codes_as_samples
 
@@ -416,7 +416,7 @@ def check_independent_samples(
         _call(negative_iwae_bound, name, (model, x, iw))
     batch, z_dim = qm.shape
     copied = False  # independent draws are never equal, whichever layout holds the samples
-    for z in tap.inputs:
+    for z in batched(tap.inputs, iw * batch):
         if z.numel() != iw * batch * z_dim:
             continue
         for example_major in (False, True):

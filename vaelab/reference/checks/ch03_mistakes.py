@@ -143,14 +143,16 @@ NEAR_MISS_HINTS.update(
 # --------------------------------------------------------------------------------------------------
 
 
-def _parts(model, x, iw, generator=None, interleave=False, prior="model"):
+def _parts(model, x, iw, generator=None, interleave=False, prior="model", squash=False):
     """``log p(x|z)``, ``log p(z)``, ``log q(z|x)`` of ``iw`` samples per example, each ``(iw * B,)``
-    repetition-major (example-major with ``interleave``), and the encoder's ``(m, v)``."""
+    repetition-major (example-major with ``interleave``), and the encoder's ``(m, v)``. With ``squash``,
+    the decoder's logits go through a sigmoid before the Bernoulli log-likelihood (a double sigmoid)."""
     dup = (lambda t: t.repeat_interleave(iw, dim=0)) if interleave else (lambda t: ref.duplicate(t, iw))
     qm, qv = model.encode(x)
     qm_s, qv_s, x_s = dup(qm), dup(qv), dup(x)
     z = ref.sample_gaussian(qm_s, qv_s, generator=generator)
-    log_px_z = ref.log_bernoulli_with_logits(x_s, model.decode(z))
+    logits = model.decode(z)
+    log_px_z = ref.log_bernoulli_with_logits(x_s, torch.sigmoid(logits) if squash else logits)
     if prior == "standard":  # N(0, I) whatever the model's prior
         log_p = ref.log_normal(z, torch.zeros_like(z), torch.ones_like(z))
     else:
@@ -171,16 +173,20 @@ def _iwae_from_weights(log_w, x, iw, layout="SB", reduce="lme", batch="mean"):
         bound = ref.log_mean_exp(per_example, dim)
     elif reduce == "lse":
         bound = torch.logsumexp(per_example, dim)
+    elif reduce == "lse_plus":  # log(iw) added where it is subtracted
+        bound = torch.logsumexp(per_example, dim) + math.log(per_example.shape[dim])
     else:  # "mean": the average of the log-weights (the ELBO)
         bound = per_example.mean(dim)
     return -(bound.sum() if batch == "sum" else bound.mean())
 
 
-def _mistake(layout="SB", reduce="lme", batch="mean", sign=1.0, weights="full", interleave=False, prior="model"):
+def _mistake(
+    layout="SB", reduce="lme", batch="mean", sign=1.0, weights="full", interleave=False, prior="model", squash=False
+):
     """A wrong ``negative_iwae_bound(model, x, iw, generator=None)`` built from the reference helpers."""
 
     def impl(model, x, iw, generator=None):
-        log_px_z, log_p, log_q, (qm, qv) = _parts(model, x, iw, generator, interleave=interleave, prior=prior)
+        log_px_z, log_p, log_q, (qm, qv) = _parts(model, x, iw, generator, interleave, prior, squash)
         kl, rec = (log_q - log_p).mean(), -log_px_z.mean()
         if weights == "full":
             log_w = log_px_z + log_p - log_q
@@ -216,6 +222,15 @@ IWAE_MISTAKES: list[Mistake] = [
     ),
     Mistake(
         "the -log(iw) of the log-mean-exp is missing (a log-sum-exp instead of a log-mean-exp).", _mistake(reduce="lse")
+    ),
+    Mistake(
+        "log(iw) is added instead of subtracted: log_mean_exp(log w) = logsumexp(log w) - log(iw).",
+        _mistake(reduce="lse_plus"),
+    ),
+    Mistake(
+        "the decoder's output goes through a sigmoid before log_bernoulli_with_logits, which expects the logits "
+        "themselves (a double sigmoid): pass model.decode(z) as it is.",
+        _mistake(squash=True),
     ),
     Mistake(_MIXED, _mistake(layout="BS")),
     Mistake(_MIXED, _mistake(layout="SB", interleave=True)),

@@ -112,6 +112,11 @@ MISTAKES.update(
     {
         "kl_cat": [
             Mistake(
+                "the absolute value of each term is taken: the terms q (log q - log p) may be negative, only their sum "
+                "is >= 0; sum them as they are.",
+                _kl_mistake(lambda q, log_q, log_p: (q * (log_q - log_p)).abs().sum(-1)),
+            ),
+            Mistake(
                 "the arguments are swapped, so the direction is reversed: this is KL(p || q) = sum p (log p - log "
                 "q), not "
                 "KL(q || p) = sum q (log q - log p).",
@@ -205,6 +210,18 @@ def _ref_ce(logits, labels):
 MISTAKES.update(
     {
         "classification_loss": [
+            Mistake(
+                "label smoothing is added: the loss is the plain cross-entropy -mean log q(y|x) of the true label "
+                "(no label_smoothing).",
+                lambda logits, labels: F.cross_entropy(logits, labels, label_smoothing=0.1),
+            ),
+            Mistake(
+                "the log-sum-exp normaliser of the softmax is missing: log q(y|x) = logits_y - logsumexp(logits), "
+                "so use log_softmax (or F.cross_entropy), not the (shifted) logits themselves.",
+                lambda logits, labels: (
+                    -(logits - logits.max(-1, keepdim=True).values).gather(-1, labels[:, None]).mean()
+                ),
+            ),
             Mistake(
                 "the sign is flipped: the loss is the cross-entropy -mean log q(y|x), a positive number to minimise.",
                 lambda logits, labels: -F.cross_entropy(logits, labels),

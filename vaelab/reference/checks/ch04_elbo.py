@@ -163,7 +163,14 @@ def _diagnose_limit(name, got, model, x, q, rec_p, kl_p):
     b = x.shape[0]
     rec_ref, klz_ref, kly_ref = (q * rec_p).sum(-1).mean(), (q * kl_p).sum(-1).mean(), _kl_y(q)
     top = q.argmax(-1, keepdim=True)
+    with torch.no_grad():
+        q_batch = model.classify(x).double().softmax(0)  # normalised over the wrong dimension
     candidates = [
+        (
+            ((q_batch * rec_p).sum(-1).mean(), (q_batch * kl_p).sum(-1).mean(), None),
+            "q(y|x) is normalised over the batch (softmax or log_softmax with dim=0): normalise the classifier's "
+            "logits over the labels, the last dimension (softmax(logits, dim=-1)).",
+        ),
         (
             (rec_p.mean(-1).mean(), kl_p.mean(-1).mean(), None),
             (

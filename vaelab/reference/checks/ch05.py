@@ -28,7 +28,7 @@ from vaelab.checks.ch05 import (  # noqa: F401
     check_sample_grid_on,
     small_fsvae,  # noqa: F401
 )
-from vaelab.checks.probes import DecoderCalls, widen_decoder_outputs  # noqa: F401
+from vaelab.checks.probes import DecoderCalls, batched_calls, widen_decoder_outputs  # noqa: F401
 
 from . import CheckFailed, _call, _g, _require_gradient, _scalar
 from .ch02 import _check_draws, _near
@@ -225,7 +225,7 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
     # One sample per image, as (B, Z) or with a leading sample axis (1, B, Z): both are what the networks accept.
     decoded = [
         (z.reshape(qm.shape), yy if yy is None or yy.numel() != y.numel() else yy.reshape(y.shape))
-        for z, yy in zip(calls.z, calls.y)
+        for z, yy in batched_calls(list(zip(calls.z, calls.y)), qm.shape[0])
         if z.numel() == qm.numel() and z.shape[-1] == qm.shape[-1]
     ]
     if not decoded:
@@ -286,7 +286,7 @@ def check_fsvae_negative_elbo_bound(negative_elbo_bound: Callable, model=None, x
     for _ in range(n_draws - 1):
         with torch.no_grad(), DecoderCalls(model) as calls_i:
             _, _, rec_i = _three_scalars(name, _call(negative_elbo_bound, name, (model, x, y)))
-        for z, yy in zip(calls_i.z, calls_i.y):
+        for z, yy in batched_calls(list(zip(calls_i.z, calls_i.y)), qm.shape[0]):
             if z.numel() == qm.numel() and z.shape[-1] == qm.shape[-1]:
                 z, yy = z.reshape(qm.shape), yy.reshape(y.shape) if yy is not None and yy.numel() == y.numel() else yy
             if z.shape == qm.shape and _near(rec_i, _rec_candidates(model, x, z, yy)[0]):

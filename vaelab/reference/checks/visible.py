@@ -42,7 +42,11 @@ def _vae_variant(
     def wrong(model, x, beta=1.0):
         qm, qv = model.encode(x)
         pm, pv = model.prior() if prior == "model" else (torch.zeros_like(qm), torch.ones_like(qv))
-        log_bernoulli = ch01.log_bernoulli_with_logits if rec_from == "logits" else _log_bernoulli_through_sigmoid
+        log_bernoulli = {
+            "logits": ch01.log_bernoulli_with_logits,
+            "sigmoid": _log_bernoulli_through_sigmoid,
+            "mse": lambda x, logits: -(torch.sigmoid(logits) - x).pow(2).sum(-1),
+        }[rec_from]
         spread = {"std": qv.sqrt(), "var": qv, "none": torch.zeros_like(qv)}[noise]
         z = qm + spread * torch.randn_like(qm)
         if detach_z:
@@ -57,6 +61,11 @@ def _vae_variant(
 
 
 VAE_MISTAKES = [
+    (
+        "rec is a squared error between x and sigmoid(logits): the reconstruction term is the Bernoulli negative "
+        "log-likelihood, -log_bernoulli_with_logits(x, model.decode(z)).",
+        _vae_variant(rec_from="mse"),
+    ),
     ("rec and kl are swapped in the returned tuple: return (nelbo, kl, rec).", _vae_variant(swap=True)),
     (
         "beta multiplies the reconstruction term; it weights the KL: nelbo = rec + beta * kl.",
@@ -126,6 +135,8 @@ def _gmvae_variant(kl="mc", fresh_z=False, detach_kl_z=False, noise="std", batch
         elif kl == "analytic_average":
             pm, pv = model.prior()
             kl_value = reduce(ch01.kl_normal(qm.unsqueeze(1), qv.unsqueeze(1), pm, pv).mean(1))
+        elif kl == "clamped":
+            kl_value = reduce((log_normal(z_kl, qm, qv) - model.log_prior(z_kl)).clamp(min=0))
         elif kl in ("no_log_k", "mean_of_logs", "naive_mixture"):
             kl_value = reduce(log_normal(z_kl, qm, qv) - _gmvae_log_p(kl, z_kl, model))
         else:
@@ -136,6 +147,11 @@ def _gmvae_variant(kl="mc", fresh_z=False, detach_kl_z=False, noise="std", batch
 
 
 GMVAE_MISTAKES = [
+    (
+        "each image's estimate log q(z|x) - log p(z) is clamped at 0 (or its negative values dropped): a one-sample "
+        "estimate of a KL may be negative, and clamping it biases the average upward. Keep it as it is.",
+        _gmvae_variant(kl="clamped"),
+    ),
     # The analytic KL to N(0, I) and a Monte Carlo KL under N(0, I) agree on every observation (the same
     # expectation, the same gradient at z = m): one message names both.
     (
@@ -182,7 +198,7 @@ GMVAE_MISTAKES = [
 
 
 def _iwae_variant(
-    reduce="lme", log_q=True, detach_weights=False, copies="x", prior="model", batch="mean", layout="iw_b"
+    reduce="lme", log_q=True, detach_weights=False, copies="x", prior="model", batch="mean", layout="iw_b", squash=False
 ):
     """A wrong chapter-3 objective; the defaults are the answer."""
 
@@ -192,7 +208,8 @@ def _iwae_variant(
             z = qm + qv.sqrt() * torch.randn((iw, *qm.shape), dtype=qm.dtype)
         else:  # one sample per image, copied iw times
             z = (qm + qv.sqrt() * torch.randn_like(qm)).expand(iw, *qm.shape)
-        log_px = ch01.log_bernoulli_with_logits(x, model.decode(z))
+        logits = model.decode(z)
+        log_px = ch01.log_bernoulli_with_logits(x, torch.sigmoid(logits) if squash else logits)
         log_p = (
             model.log_prior(z) if prior == "model" else ch01.log_normal(z, torch.zeros_like(qm), torch.ones_like(qv))
         )
@@ -203,8 +220,8 @@ def _iwae_variant(
         elif layout == "interleaved":  # image-major rows read as repetition-major
             log_w = log_w.T.reshape(iw, -1)
         weights = log_w.detach() if detach_weights else log_w
-        if reduce == "lme":
-            bound = torch.logsumexp(weights, 0) - math.log(iw)
+        if reduce in ("lme", "lse_plus"):
+            bound = torch.logsumexp(weights, 0) + (1 if reduce == "lse_plus" else -1) * math.log(iw)
             if detach_weights:
                 bound = (torch.softmax(weights, 0) * log_w).sum(0)
         else:
@@ -244,6 +261,15 @@ IWAE_MISTAKES = [
     ),
     ("the bound is a sum over the batch; it must be the mean over the examples.", _iwae_variant(batch="sum")),
     (
+        "log(iw) is added instead of subtracted: log_mean_exp(log w) = logsumexp(log w) - log(iw).",
+        _iwae_variant(reduce="lse_plus"),
+    ),
+    (
+        "the decoder's output goes through a sigmoid before log_bernoulli_with_logits, which expects the logits "
+        "themselves (a double sigmoid): pass model.decode(z) as it is.",
+        _iwae_variant(squash=True),
+    ),
+    (
         "the log-weights are reshaped in the wrong order: each log-mean-exp mixes samples of several images. Rows "
         "duplicated repetition-major (duplicate) reshape to (iw, B); rows made with repeat_interleave (image-major) "
         "reshape to (B, iw), with the samples on dimension 1.",
@@ -259,7 +285,14 @@ IWAE_MISTAKES = [
 
 
 def _ssvae_variant(
-    weighting="q", kl_y_sign=1.0, batch="mean", log_q_of="log_softmax", log_p="log", layout="y_b", logits_of="decoded"
+    weighting="q",
+    kl_y_sign=1.0,
+    batch="mean",
+    log_q_of="log_softmax",
+    log_p="log",
+    layout="y_b",
+    logits_of="decoded",
+    classes_dim=-1,
 ):
     """A wrong chapter-4 objective; the defaults are the answer."""
     from vaelab.reference import ch03, ch04
@@ -267,8 +300,8 @@ def _ssvae_variant(
     def wrong(model, x):
         y_dim, b = model.y_dim, x.shape[0]
         logits = model.classify(x)
-        q = logits.softmax(-1)
-        log_q = logits.log_softmax(-1) if log_q_of == "log_softmax" else torch.log(q)
+        q = logits.softmax(classes_dim)
+        log_q = logits.log_softmax(classes_dim) if log_q_of == "log_softmax" else torch.log(q)
         labels = torch.eye(y_dim, dtype=x.dtype).repeat_interleave(b, dim=0)
         xs = ch03.duplicate(x, y_dim)
         qm, qv = model.encode(xs, labels)
@@ -296,6 +329,11 @@ def _ssvae_variant(
 
 def _ssvae_mistakes():
     return [
+        (
+            "q(y|x) is normalised over the batch (softmax or log_softmax with dim=0): normalise the classifier's "
+            "logits over the labels, the last dimension (softmax(logits, dim=-1)).",
+            _ssvae_variant(classes_dim=0),
+        ),
         (
             "the per-label terms are averaged with equal weights 1/Y: weight each label by q(y|x), the "
             "classifier's probabilities, sum over the labels, then average over the batch.",

@@ -1,0 +1,22 @@
+"""
+expect: fail
+mistake: Adds log(iw) instead of subtracting it: the bound is off by 2 log(iw).
+keywords: sign, log(iw), constant
+uses: duplicate, sample_gaussian, log_bernoulli_with_logits, log_normal, log_mean_exp
+"""
+import math
+
+import torch
+
+
+def negative_iwae_bound(model, x, iw):
+    B = x.shape[0]
+    m, v = model.encode(x)
+    m_s, v_s, x_s = duplicate(m, iw), duplicate(v, iw), duplicate(x, iw)
+    z = sample_gaussian(m_s, v_s)
+    log_px = log_bernoulli_with_logits(x_s, model.decode(z))
+    log_pz = model.log_prior(z)
+    log_qz = log_normal(z, m_s, v_s)
+    log_w = (log_px + log_pz - log_qz).reshape(iw, B)
+    niwae = -(torch.logsumexp(log_w, 0) + math.log(iw)).mean()
+    return niwae, (log_qz - log_pz).mean(), -log_px.mean()
