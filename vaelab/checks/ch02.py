@@ -136,16 +136,17 @@ def _kl_where_estimates_go_negative(probe: ObjectiveProbe, fn: Callable, inputs:
     model.double()
     x = x[:1].expand(64, -1).double()
     with torch.no_grad():
-        qm, qv = model.encode(x)
-        m, v = qm[:1], qv[:1]
-        model.z_pre.copy_(torch.cat([m.expand(model.k, -1), torch.log(torch.expm1(v / 4)).expand(model.k, -1)])[None])
+        post_m, post_v = model.encode(x)  # the same row 64 times
+        centre, pre_v = post_m[:1].expand(model.k, -1), torch.log(torch.expm1(post_v[:1] / 4)).expand(model.k, -1)
+        model.z_pre.copy_(torch.cat([centre, pre_v])[None])
     with torch.random.fork_rng(), DecoderTap(model) as tap:
         torch.manual_seed(probe.seed + 2)
         kl = probe._call(fn, (model, x))[1].detach()
-    codes = [z.detach()[..., : qm.shape[-1]] for z in batched(tap.inputs, qm.shape[0]) if z.numel() == qm.numel()]
+    rows, width = post_m.shape
+    codes = [c.detach()[..., :width] for c in batched(tap.inputs, rows) if c.numel() == post_m.numel()]
     if codes:
-        eps = (codes[0].reshape(qm.shape) - qm) / qv.sqrt()
-        obs.values[OVERLAP] = kl - (1.5 * eps.pow(2) - math.log(2)).sum(-1).mean()
+        noise = (codes[0].reshape(post_m.shape) - post_m) / post_v.sqrt()
+        obs.values[OVERLAP] = kl - (1.5 * noise.pow(2) - math.log(2)).sum(-1).mean()
 
 
 def _sum_of_terms(name, args, out) -> None:
