@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import torch
 
+from vaelab.checks.engine import refusal
 from vaelab.checks.inputs import generator, positive, randn
 from vaelab.reference.checks import CheckFailed, calls_reference
 
@@ -43,10 +44,7 @@ def _pos(*shape, seed: int, dtype=torch.float32, low: float = 0.05) -> torch.Ten
 def refuse_reference(student: Callable, name: str, reference: Callable, *args, **kwargs) -> None:
     """Fail when ``student`` runs the reference implementation ``reference`` of the same exercise."""
     if calls_reference(student, reference, *args, **kwargs):
-        raise CheckFailed(
-            f"{name} calls vaelab's reference implementation ({reference.__module__}.{reference.__name__}). "
-            "The exercise is to write it yourself, so this answer earns no points for this function."
-        )
+        raise CheckFailed(refusal(name, reference))
 
 
 #: Where the test machinery and the installed packages live: frames there are not the student's.
