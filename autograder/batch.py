@@ -68,7 +68,7 @@ from .runner import Chapter, prepare_chapter
 __all__ = ["GRADER_VERSION", "Options", "UsageError", "grade"]
 
 #: Bumped when a change of the grader changes grades: results of older versions are regraded.
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"  # 3: observations judged outside the sandbox (`autograder.judge`)
 #: A worker gets this many times the notebook's time limit, plus `HARD_LIMIT_MARGIN` seconds
 #: (nbgrader's own steps, the kernel's start), before it is killed and its result is `timeout`.
 HARD_LIMIT_FACTOR = 1.5

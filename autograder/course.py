@@ -47,6 +47,7 @@ from traitlets.config import Config
 
 from . import notebooks
 from .execute import GuardedExecute
+from .report import Judgement, error_output, stream_output
 from .sandbox import Sandbox
 
 STUDENT = "student"
@@ -93,6 +94,17 @@ class ShortTestTracebacks(NbGraderPreprocessor):
         return cell, resources
 
 
+def _show(cell: NotebookNode, judgement: Judgement) -> None:
+    """The judge's verdict as the last output of the test `cell`."""
+    name = judgement.grade_id.removeprefix("test_")
+    if judgement.restored:
+        cell.outputs.append(stream_output(f"✓ {judgement.message}\n"))
+    elif judgement.passed:
+        cell.outputs.append(stream_output(f"✓ {name}: the grader's checks passed\n"))
+    elif judgement.message and not any(o.output_type == "error" for o in cell.outputs):
+        cell.outputs.append(error_output("AssertionError", judgement.message))
+
+
 class Course:
     """An nbgrader course in the folder `root` (which must exist), with a per-cell execution
     `timeout` in seconds for `autograde`. `autograde` executes with `GuardedExecute` (see
@@ -133,15 +145,24 @@ class Course:
         self.coursedir = CourseDirectory(config=self.config)
         self.log = ""
 
-    def sandbox(self, box: Sandbox, *, report: Path, environment: dict[str, str], guard: bool = True) -> None:
+    def sandbox(
+        self,
+        box: Sandbox,
+        *,
+        report: Path,
+        environment: dict[str, str],
+        guard: bool = True,
+        observations: Path | None = None,
+    ) -> None:
         """How `autograde` runs the kernel: in the sandbox `box` (`autograder.sandbox`), under
-        its limits, with the JSON `report` of `GuardedExecute` and the kernel's extra
-        `environment`."""
+        its limits, with the JSON `report` of `GuardedExecute`, the file where it writes the
+        test cells' `observations`, and the kernel's extra `environment`."""
         self.config.Execute.timeout = box.limits.timeout
         self.config.GuardedExecute.notebook_timeout = box.limits.notebook_timeout
         self.config.GuardedExecute.max_output_bytes = box.limits.max_output_bytes
         self.config.GuardedExecute.guard = guard
         self.config.GuardedExecute.report_path = str(report)
+        self.config.GuardedExecute.observations_path = str(observations or "")
         self.config.GuardedExecute.lib_dir = str(box.lib)
         for name, value in box.kernel_settings().items():
             setattr(self.config.SandboxedKernelManager, name, value)
@@ -191,6 +212,40 @@ class Course:
         """Writes the feedback HTML of the autograded `chapter` and returns its path."""
         self._run(GenerateFeedback, chapter, STUDENT)
         return self.path("feedback", chapter, ".html")
+
+    def record_judgements(self, chapter: str, judgements: list[Judgement]) -> NotebookNode:
+        """Writes the grader's verdicts on the test cells of the autograded `chapter` into its
+        gradebook and notebook, before `generate_feedback`: a failed test scores 0 and shows its
+        message as the cell's error (unless the cell already shows one); a passed one says so; a
+        `restored` one earns its points although the cell failed in the notebook, and says why.
+        Returns the autograded notebook."""
+        verdicts = {j.grade_id: j for j in judgements}
+        path = self.path("autograded", chapter)
+        nb = notebooks.read(path)
+        for cell in nb.cells:
+            judgement = verdicts.get((cell.metadata.get("nbgrader") or {}).get("grade_id"))
+            if judgement is not None and cell.cell_type == "code":
+                _show(cell, judgement)
+        notebooks.write(nb, path)
+        with Gradebook(self.coursedir.db_url) as gradebook:
+            submission = gradebook.find_submission_notebook(chapter, chapter, STUDENT)
+            for grade in submission.grades:
+                judgement = verdicts.get(grade.name)
+                if judgement is not None and not judgement.passed:
+                    grade.auto_score = 0.0
+                elif judgement is not None and judgement.restored:
+                    grade.auto_score = grade.max_score
+            gradebook.db.commit()
+        return nb
+
+    def show_submitted_outputs(self, chapter: str, submitted: NotebookNode, max_chars: int) -> NotebookNode:
+        """Shows the submitted notebook's own outputs in the autograded `chapter`'s ordinary code
+        cells, before `generate_feedback` (`notebooks.show_submitted_outputs`); returns the notebook."""
+        path = self.path("autograded", chapter)
+        nb = notebooks.read(path)
+        if notebooks.show_submitted_outputs(nb, submitted, max_chars):
+            notebooks.write(nb, path)
+        return nb
 
     def scores(self, chapter: str) -> dict[str, tuple[float | None, float]]:
         """`{grade_id: (auto_score, max_score)}` of the autograded submission, from the gradebook.

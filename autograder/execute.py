@@ -77,6 +77,12 @@ TRUNCATED = "\n... output truncated by the autograder: more than {limit} bytes i
 OUTPUT_MESSAGES = ("stream", "display_data", "execute_result", "update_display_data", "error")
 #: Lone UTF-16 surrogates: valid in a Python string and in JSON escapes, not in UTF-8.
 SURROGATE = re.compile("[\ud800-\udfff]")
+#: The display type of an observation, which a hidden test cell sends for the grader to judge
+#: (`vaelab.checks.wire.MIME`): kept out of the notebook, handed to `autograder.judge`.
+OBSERVATION = "application/vnd.vaelab.observation+json"
+#: The most characters of observations one test cell may send, and the most messages.
+MAX_OBSERVATION_CHARS = 64 << 20
+MAX_OBSERVATIONS = 8
 #: Run before a test cell; the user expression returns what had to be restored (JSON).
 GUARD_RESTORE = "getattr(__import__('sys'), {name!r}).restore()"
 #: Run after a test cell; the user expression returns what changed during it (JSON).
@@ -192,19 +198,15 @@ def truncation_note(msg: dict, limit: int) -> dict:
 
 
 RERUN = (
-    "Output above: the grader's own run, in fast mode (far fewer training steps than your run), so figures and "
-    "losses are not those of your notebook; your own run's outputs are in the notebook you submitted."
+    "Output above: the grader's own run, in fast mode (far fewer training steps than your run, figures not "
+    "drawn), so losses are not those of your notebook; your own run's outputs are in the notebook you submitted."
 )
 
 
 def rerun_label() -> NotebookNode:
     """The output that the grader appends to a cell that is not a test: its other outputs come
     from the grader's fast re-run, not from the student's own run."""
-    return NotebookNode(
-        output_type="display_data",
-        data={"text/html": f'<div class="autograder-origin">{RERUN}</div>', "text/plain": f"[{RERUN}]"},
-        metadata={},
-    )
+    return notebooks.origin_label(RERUN)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +264,9 @@ class GuardedExecute(Execute):
     guard = Bool(False, help="snapshot, restore and check the test machinery around test cells").tag(config=True)
     report_path = Unicode("", help="where to write the JSON report").tag(config=True)
     lib_dir = Unicode("", help="the course library the kernel imports").tag(config=True)
+    observations_path = Unicode("", help="where to write the observations of the test cells (JSON lines)").tag(
+        config=True
+    )
 
     def __init__(self, *args, **kwargs):
         # nbgrader's Execute defaults to AsyncKernelManager; the self-check passes its own.
@@ -279,6 +284,7 @@ class GuardedExecute(Execute):
         self._guard_name = f"_autograder_guard_{secrets.token_hex(8)}"
         self._guard_ready = False
         self.timeout_func = self._cell_timeout
+        self.observations: list[tuple[str, dict]] = []  # (test cell's grade_id, observation), in order
         start = time.monotonic()
         try:
             with self.setup_kernel():
@@ -293,6 +299,8 @@ class GuardedExecute(Execute):
             self.report.seconds = round(time.monotonic() - start, 1)
             if self.report_path:
                 report.save(Path(self.report_path), self.report)
+            if self.observations_path:
+                self._save_observations()
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -412,10 +420,34 @@ class GuardedExecute(Execute):
             self.log.warning("guard not installed: %s", (reply or {}).get("content"))
         return ok
 
+    def _save_observations(self) -> None:
+        lines = [json.dumps({"cell": grade_id, "observation": data}) for grade_id, data in self.observations]
+        Path(self.observations_path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+    def _take_observation(self, msg: dict, cell: NotebookNode) -> None:
+        """Keeps an observation sent by a test cell while it runs (at most `MAX_OBSERVATIONS` of
+        `MAX_OBSERVATION_CHARS` in all per cell); one sent by any other cell is dropped."""
+        grade_id = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        if not notebooks.is_test(cell) or not isinstance(grade_id, str):
+            self.log.warning("dropped an observation sent outside a test cell")
+            return
+        data = msg["content"]["data"][OBSERVATION]
+        mine = [d for g, d in self.observations if g == grade_id]
+        size = len(json.dumps(data))
+        if len(mine) >= MAX_OBSERVATIONS or size + sum(len(json.dumps(d)) for d in mine) > MAX_OBSERVATION_CHARS:
+            data = {"refused": f"more than {MAX_OBSERVATIONS} observations or {MAX_OBSERVATION_CHARS} characters"}
+        self.observations.append((grade_id, data))
+
     def process_message(self, msg, cell, cell_index):
-        """Caps every output message before nbclient handles it (see the module docstring)."""
+        """Caps every output message before nbclient handles it (see the module docstring); keeps
+        the observations of the test cells out of the notebook, for the grader to judge."""
         msg_type = msg.get("msg_type")
         if str(msg_type).startswith("comm"):  # widgets: no static page shows them; their state is unbounded
+            return None
+        content = msg.get("content")
+        data = content.get("data") if isinstance(content, dict) else None
+        if msg_type == "display_data" and isinstance(data, dict) and OBSERVATION in data:
+            self._take_observation(msg, cell)
             return None
         limit = self.max_output_bytes
         if msg_type not in OUTPUT_MESSAGES:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -86,6 +87,44 @@ def first_line(output: NotebookNode) -> str:
     """`ename: the first line of evalue` of an error output: the named mistake of a test."""
     value = (output.get("evalue") or "").strip().splitlines()
     return f"{output.get('ename')}: {value[0]}" if value else str(output.get("ename"))
+
+
+#: The label under outputs shown from the submitted notebook (`show_submitted_outputs`).
+OWN_RUN = (
+    "Output above: from the notebook you submitted (your own run). The grader re-ran this cell in fast mode "
+    "(far fewer training steps, figures not drawn); no grade depends on what it shows."
+)
+
+
+def origin_label(text: str) -> NotebookNode:
+    """An output that says where the outputs above it come from (styled by the feedback page)."""
+    return NotebookNode(
+        output_type="display_data",
+        data={"text/html": f'<div class="autograder-origin">{text}</div>', "text/plain": f"[{text}]"},
+        metadata={},
+    )
+
+
+def show_submitted_outputs(graded: NotebookNode, submitted: NotebookNode, max_chars: int) -> int:
+    """Shows, in the graded notebook, the submitted notebook's own outputs of the ordinary code
+    cells (neither answers nor tests: training, figures), with `OWN_RUN` under them, where the
+    grader's re-run of the cell raised no error and they fit in `max_chars` (0: no limit); the
+    cells are matched by position, and nothing is shown when the notebooks differ in length.
+    Returns how many cells show their own outputs."""
+    if len(graded.cells) != len(submitted.cells):
+        return 0
+    shown = 0
+    for mine, theirs in zip(graded.cells, submitted.cells):
+        if mine.cell_type != "code" or theirs.cell_type != "code" or nbgrader_utils.is_grade(mine):
+            continue
+        outputs = list(theirs.get("outputs") or [])
+        if nbgrader_utils.is_solution(mine) or not outputs or error_outputs(mine):
+            continue
+        if max_chars and len(json.dumps(outputs)) > max_chars:
+            continue
+        mine.outputs = [*copy.deepcopy(outputs), origin_label(OWN_RUN)]
+        shown += 1
+    return shown
 
 
 def graded_cells(nb: NotebookNode) -> dict[str, tuple[str, float]]:

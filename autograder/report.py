@@ -49,6 +49,19 @@ class Tampering:
     changed: list[str]
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """The grader's verdict on one test cell, from the observation it sent (`autograder.judge`):
+    `message` says why it failed ("" when it passed, or when the cell's own error says it), or
+    why a cell that failed in the notebook earns its points after all (`restored`: it is right
+    with correct helpers)."""
+
+    grade_id: str
+    passed: bool
+    message: str = ""
+    restored: bool = False
+
+
 @dataclass
 class ExecutionReport:
     """Everything that happened while a notebook ran, cell labels as `notebooks.cell_label`
@@ -100,6 +113,11 @@ def load(path: Path) -> ExecutionReport:
 def error_output(ename: str, evalue: str) -> NotebookNode:
     """An error output as the grader writes it into a cell."""
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def stream_output(text: str) -> NotebookNode:
+    """A stdout output with `text`."""
+    return NotebookNode(output_type="stream", name="stdout", text=text)
 
 
 def describe_death(code: int | None, signal_number: int | None) -> str:

@@ -24,14 +24,18 @@ from nbgrader import utils as nbgrader_utils
 from . import notebooks, report
 from .course import Course
 from .files import digest, write_atomic
+from .judge import Judge, again, observed_cells, read_observations, record_expected, wrong_helpers
 from .preflight import answer_ids, drop_duplicate_ids
-from .report import ExecutionReport
+from .report import ExecutionReport, Judgement
 from .result import CellScore
 from .sandbox import DESCRIPTIONS, Limits, Sandbox, gib, short_tmp
 
 #: The kernel's environment while grading: fast mode, and nbgrader's marker, under which
 #: `vaelab.train.steps_for` trains `vaelab.train.GRADING_STEPS` steps per model.
 GRADING_ENVIRONMENT = {"VAELAB_FAST": "1", "NBGRADER_EXECUTION": "autograde"}
+#: The kernel's variable that names the reference helpers of a second run (`observe_again`), as
+#: `vaelab.checks.grading.SUBSTITUTES` reads it.
+SUBSTITUTES = "VAELAB_GRADING_SUBSTITUTES"
 
 
 @dataclass
@@ -49,6 +53,8 @@ class Chapter:
     functions: list[str]
     released: NotebookNode
     digest: str
+    observed: dict[str, str] = field(default_factory=dict)  # test cell's grade_id -> the exercise it observes
+    expected: Path | None = None  # the expected observations on the grading inputs (`judge.record_expected`)
 
     @property
     def max_score(self) -> float:
@@ -69,6 +75,9 @@ def prepare_chapter(solution: Path, workdir: Path, dependencies: str = "") -> Ch
         for cell in released.cells
         if cell.cell_type == "code" and nbgrader_utils.is_solution(cell) and not nbgrader_utils.is_grade(cell)
     ]
+    observed = observed_cells(notebooks.read(solution).cells)
+    expected = workdir / f"{solution.stem}.expected.pt"  # outside the course, which sandboxes copy
+    record_expected(sorted(set(observed.values())), expected)
     return Chapter(
         solution.stem,
         template,
@@ -77,6 +86,8 @@ def prepare_chapter(solution: Path, workdir: Path, dependencies: str = "") -> Ch
         functions,
         released,
         digest(solution.read_bytes(), dependencies.encode()),
+        observed,
+        expected,
     )
 
 
@@ -111,16 +122,21 @@ def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, li
     `course.NbgraderError` (or anything else) when grading fails."""
     with (
         tempfile.TemporaryDirectory(prefix="ag-", dir=short_tmp()) as tmp,
-        Sandbox.open(Path(tmp), isolation, limits) as box,
+        Sandbox.open(Path(tmp), isolation, limits, chapter.name) as box,
     ):
         course = Course(shutil.copytree(chapter.template, box.root / "course"))
-        report_path = box.root / "report.json"
-        course.sandbox(box, report=report_path, environment=GRADING_ENVIRONMENT)
+        report_path, observations = box.root / "report.json", box.root / "observations.jsonl"
+        course.sandbox(box, report=report_path, environment=GRADING_ENVIRONMENT, observations=observations)
         notebooks.write(drop_duplicate_ids(copy.deepcopy(submitted)), box.root / "submitted.ipynb")
         execution = None
         try:
             with notebooks.environment(**GRADING_ENVIRONMENT):
                 executed = course.autograde(chapter.name, box.root / "submitted.ipynb")
+            box.end()  # nothing of the sandbox runs any more while its observations are judged
+            if chapter.observed:
+                judgements = _judgements(submitted, chapter, isolation, limits, read_observations(observations))
+                course.record_judgements(chapter.name, judgements)
+            executed = course.show_submitted_outputs(chapter.name, submitted, limits.max_output_bytes)
             execution = report.load(report_path)
             execution.library_changed = box.library_changed()
             cells = _cell_scores(chapter, course.scores(chapter.name), execution.library_changed)
@@ -129,6 +145,43 @@ def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, li
             box.end()  # nothing of the sandbox runs any more when the log and the result are written
             write_atomic(log, _log(box, execution, course.log))
     return Run(executed, execution, cells, page, box.held(), box.limit_notes())
+
+
+def _judgements(
+    submitted: NotebookNode, chapter: Chapter, isolation: str, limits: Limits, observed: dict
+) -> list[Judgement]:
+    """The judge's verdicts on the test cells; the objectives that failed while helpers of their
+    chapter fail their own tests are observed again with correct helpers (`judge.wrong_helpers`)."""
+    judge = Judge(chapter.expected)
+    judgements = judge.judge_all(observed, chapter.observed)
+    helpers = wrong_helpers(judgements, chapter.observed)
+    if not helpers:
+        return judgements
+    names = tuple(sorted({h for found in helpers.values() for h in found}))
+    second = observe_again(submitted, chapter, isolation, limits, names)
+    cells = {grade_id: chapter.observed[grade_id] for grade_id in helpers}
+    return again(judgements, judge.judge_all(second, cells), helpers)
+
+
+def observe_again(
+    submitted: NotebookNode, chapter: Chapter, isolation: str, limits: Limits, substitutes: tuple[str, ...]
+) -> dict:
+    """The observations of a second run of `submitted`, in a sandbox of its own whose library holds
+    the reference `substitutes` (helpers of `chapter`) and whose hidden test cells observe the
+    objectives with them (`vaelab.checks.grading.SUBSTITUTES`). Nothing of this run is shown."""
+    environment = {**GRADING_ENVIRONMENT, SUBSTITUTES: ",".join(substitutes)}
+    with (
+        tempfile.TemporaryDirectory(prefix="ag-", dir=short_tmp()) as tmp,
+        Sandbox.open(Path(tmp), isolation, limits, chapter.name, substitutes) as box,
+    ):
+        course = Course(shutil.copytree(chapter.template, box.root / "course"))
+        observations = box.root / "observations.jsonl"
+        course.sandbox(box, report=box.root / "report.json", environment=environment, observations=observations)
+        notebooks.write(drop_duplicate_ids(copy.deepcopy(submitted)), box.root / "submitted.ipynb")
+        with notebooks.environment(**environment):
+            course.autograde(chapter.name, box.root / "submitted.ipynb")
+        box.end()
+        return {} if box.library_changed() else read_observations(observations)
 
 
 def _log(box: Sandbox, execution: ExecutionReport | None, nbgrader_log: str) -> str:

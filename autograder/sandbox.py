@@ -22,11 +22,12 @@ assignment's files into the working folder and then `exec` the course's IPython 
 
 When bubblewrap (`bwrap`) works on the machine, the kernel also runs in a sandbox of its own
 (`isolation` = `"bwrap"`, `autograder.bwrap`): no network, no file of the machine but the system,
-Python, the course library (LIB, read-only, a copy of `LIBRARY`: `vaelab` and
-`autograder/hidden`), the assignment's files (without the notebook being graded: nbgrader's copy
-holds the hidden tests) and RUN, the folder of its connection file and Unix sockets (ZeroMQ `ipc`:
-it has no network). Interrupts go through the control channel (`interrupt_mode = "message"`),
-since signals do not cross the sandbox. The environment is rebuilt from scratch (`kernel_env`).
+Python, the course library (LIB, read-only: `vaelab` without the reference answers of the graded
+chapter and of the later ones, `sandbox_files`), the assignment's files (without the notebook
+being graded: nbgrader's copy holds the hidden test cells) and RUN, the folder of its connection
+file and Unix sockets (ZeroMQ `ipc`: it has no network). Interrupts go through the control
+channel (`interrupt_mode = "message"`), since signals do not cross the sandbox. The environment
+is rebuilt from scratch (`kernel_env`).
 
 `--isolation rlimits` is the instructor's explicit choice of weaker isolation, for machines
 where bubblewrap cannot run: the same process limits, cgroup and scrubbed environment, a private
@@ -42,6 +43,7 @@ bounded, no-follow reads: `read_tail`), and whether the library changed while it
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import re
@@ -86,12 +88,55 @@ ADDRESS_SPACE_FLOOR = 1 << 30
 #: The largest file a kernel may write (`RLIMIT_FSIZE`).
 FILE_SIZE_LIMIT = 1 << 30
 
-#: The course library: the packages that the notebooks import from the repository (copied into
-#: LIB), folders relative to the repository. The hidden tests run this code: a result's hash
-#: covers it (`library_digest`).
-LIBRARY = ("vaelab", "autograder/hidden")
-#: LIB's `autograder/__init__.py`: the package holds only the hidden tests there.
-PACKAGE_STUB = '"""The course library\'s autograder package: the hidden tests only."""\n'
+#: The course library: the package that the notebooks import from the repository, a folder relative
+#: to it. A sandbox gets a copy of it without the reference answers (`INSTRUCTOR_ONLY`) of the
+#: chapter it grades and of the chapters after it (`sandbox_files`); the grader judges the
+#: observations outside (`autograder.judge`). A result's hash covers the whole library
+#: (`library_digest`).
+LIBRARY = ("vaelab",)
+#: The reference answers and their full checks: never in a sandbox, but the modules
+#: `vaelab/reference/chNN.py` of the chapters before the graded one (the notebooks build on them,
+#: as a handout's `--solved` chapters).
+INSTRUCTOR_ONLY = "vaelab/reference"
+#: The sandbox's `vaelab/reference/__init__.py`: earlier chapters' answers by their flat names, and
+#: a function that refuses to run for any other name (an answer that calls the reference of its own
+#: exercise earns nothing, and says why).
+REFERENCE_STUB = """\
+\"\"\"vaelab's reference answers, in the grader's sandbox: only the chapters before the graded one.\"\"\"
+
+import importlib
+import pkgutil
+
+_PREFIXES = {"vae_": "01", "gmvae_": "02", "ssvae_": "04", "fsvae_": "05"}
+
+
+def _earlier(name):
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for prefix, chapter in _PREFIXES.items():
+            if name.startswith(prefix) and info.name == f"ch{chapter}":
+                return getattr(module, name[len(prefix):], None)
+        if not any(name.startswith(prefix) for prefix in _PREFIXES) and hasattr(module, name):
+            return getattr(module, name)
+    return None
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    found = _earlier(name)
+    if found is not None:
+        return found
+
+    def refused(*args, **kwargs):
+        raise RuntimeError(
+            f"{name} calls vaelab's reference implementation (vaelab.reference.{name}). The exercise is to "
+            "write it yourself, so this answer earns no points for this function."
+        )
+
+    refused.__name__ = name
+    return refused
+"""
 #: Files of the library that are not part of it (caches).
 NOT_LIBRARY = ("__pycache__", ".pyc")
 
@@ -172,20 +217,60 @@ def library_files(root: Path = REPO) -> list[Path]:
     )
 
 
+def sandbox_files(chapter: str | None, root: Path = REPO) -> list[Path]:
+    """The files of the library that a sandbox grading `chapter` gets: all but `INSTRUCTOR_ONLY`,
+    except the reference modules of the chapters before it (`None`: the whole library, for a
+    kernel outside grading, such as the instructor's self-check)."""
+    if chapter is None:
+        return library_files(root)
+    earlier = {f"ch{n:02d}.py" for n in range(1, int(chapter[:2]))}
+    reference = root / INSTRUCTOR_ONLY
+    return [
+        p
+        for p in library_files(root)
+        if not p.is_relative_to(reference) or (p.parent == reference and p.name in earlier)
+    ]
+
+
 def library_digest(root: Path = REPO, *salt: bytes) -> str:
     """The hash of the course library under `root` (and of `salt`): what the results' hashes
     cover, and how a sandbox sees whether the library changed while a kernel ran."""
     return files_digest(root, library_files(root), *salt)
 
 
-def copy_library(dest: Path) -> Path:
-    """Copies the course library to `dest`, with `PACKAGE_STUB` as its `autograder/__init__.py`,
-    and makes it read-only; returns `dest`."""
-    for path in library_files(REPO):
+def substitutes_source(chapter: str, names: tuple[str, ...]) -> str:
+    """The module `vaelab.reference.substitutes`: the reference functions `names` of `chapter`
+    alone (with their module's imports), for a second run that observes an objective with correct
+    helpers (`autograder.judge.wrong_helpers`). Never the objective's own reference."""
+    source = (REPO / INSTRUCTOR_ONLY / f"ch{chapter[:2]}.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    kept = [
+        node
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.FunctionDef) and node.name in names)
+    ]
+    found = {node.name for node in kept if isinstance(node, ast.FunctionDef)}
+    if found != set(names):
+        raise ValueError(f"no reference function {sorted(set(names) - found)} in chapter {chapter}")
+    header = f'"""The reference helpers {", ".join(names)} of {chapter}, for observing an objective with them."""\n\n'
+    return header + "\n\n\n".join(ast.get_source_segment(source, node) or "" for node in kept) + "\n"
+
+
+def copy_library(dest: Path, chapter: str | None = None, substitutes: tuple[str, ...] = ()) -> Path:
+    """Copies the library that a sandbox grading `chapter` gets (`sandbox_files`) to `dest`, with
+    `REFERENCE_STUB` as its `vaelab/reference/__init__.py` when it grades (and the reference
+    helpers `substitutes`, see `substitutes_source`), and makes it read-only; returns `dest`."""
+    for path in sandbox_files(chapter):
         target = dest / path.relative_to(REPO)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    (dest / "autograder" / "__init__.py").write_text(PACKAGE_STUB)
+    if chapter is not None:
+        stub = dest / INSTRUCTOR_ONLY / "__init__.py"
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        stub.write_text(REFERENCE_STUB, encoding="utf-8")
+        if substitutes:
+            module = substitutes_source(chapter, substitutes)
+            (dest / INSTRUCTOR_ONLY / "substitutes.py").write_text(module, encoding="utf-8")
     for path in sorted(dest.rglob("*"), reverse=True):
         path.chmod(0o555 if path.is_dir() else 0o444)
     dest.chmod(0o555)
@@ -401,13 +486,17 @@ class Sandbox:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, root: Path, isolation: str, limits: Limits) -> Iterator[Sandbox]:
-        """Copies the library into `root/lib`, makes `root/run` and the cgroup; at the end, kills
+    def open(
+        cls, root: Path, isolation: str, limits: Limits, chapter: str | None = None, substitutes: tuple[str, ...] = ()
+    ) -> Iterator[Sandbox]:
+        """Copies the library for grading `chapter` (`copy_library`, with the reference helpers
+        `substitutes`) into `root/lib`, makes
+        `root/run` and the cgroup; at the end, kills
         what is left in the sandbox (`end`), removes the cgroup and undoes the library's
         read-only modes, so that `root` can be deleted."""
         box = cls(root, isolation, limits, Cgroup.create(limits.memory_limit, limits.processes))
         try:
-            copy_library(box.lib)
+            copy_library(box.lib, chapter, substitutes)
             box.run.mkdir()
             box.files.mkdir()
             box._library = box._lib_digest()

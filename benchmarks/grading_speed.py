@@ -11,6 +11,7 @@ and the parallel efficiency (speed-up / N). The two runs must give the same grad
     .venv/bin/python benchmarks/grading_speed.py                  # 2 students, --jobs 1 and 2
     .venv/bin/python benchmarks/grading_speed.py --json benchmarks/results/grading_speed.json
     .venv/bin/python benchmarks/grading_speed.py --breakdown      # CPU seconds per stage, one submission
+    .venv/bin/python benchmarks/grading_speed.py --breakdown --draw-figures   # the same, figures rendered to PNG
     .venv/bin/python benchmarks/grading_speed.py --solutions tests/fixtures/toy/solutions   # the toy chapter
 
 Goal (issue 10, "Speed"): 15 s or less per five-chapter submission per core, and `--jobs 2` at
@@ -22,7 +23,8 @@ While grading, the notebooks train only `vaelab.train.GRADING_STEPS` steps per m
 CPU seconds go (the kernel's, measured inside it after every cell, and the grader's own): kernel
 start, the setup cell (imports), training cells (those calling `steps_for`), test cells, the other
 cells (evaluation, figures), nbgrader's autograde and generate_feedback steps. CPU seconds change
-much less than wall time when other jobs share the machine.
+much less than wall time when other jobs share the machine. While grading, the kernels render no
+figure (`vaelab.figures_rendered`); `--draw-figures` makes them render, to measure the difference.
 """
 
 from __future__ import annotations
@@ -137,14 +139,33 @@ def _cpu_probes(seconds: dict):
         course.Course._run, execute.GuardedExecute._execute = run, execute_cell
 
 
-def breakdown(solutions: Path) -> dict[str, dict[str, float]]:
-    """CPU seconds per stage (`STAGES`) of grading one submission of each chapter, in this process."""
+@contextlib.contextmanager
+def _figures_drawn(draw: bool):
+    """With `draw`, the grader's kernels render figures to PNG as outside grading: their environment
+    (`autograder.runner.GRADING_ENVIRONMENT`, they inherit nothing else) gets `VAELAB_GRADING_FIGURES=1`."""
+    from autograder import runner
+
+    saved = dict(runner.GRADING_ENVIRONMENT)
+    if draw:
+        runner.GRADING_ENVIRONMENT["VAELAB_GRADING_FIGURES"] = "1"
+    try:
+        yield
+    finally:
+        runner.GRADING_ENVIRONMENT.clear()
+        runner.GRADING_ENVIRONMENT.update(saved)
+
+
+def breakdown(solutions: Path, draw_figures: bool = False) -> dict[str, dict[str, float]]:
+    """CPU seconds per stage (`STAGES`) of grading one submission of each chapter, in this process.
+
+    `draw_figures`: the kernels render figures to PNG as outside grading (`VAELAB_GRADING_FIGURES=1`,
+    see `vaelab.figures_rendered`), to measure what not drawing them saves."""
     from autograder import grade as grading
     from autograder import runner, sandbox
     from autograder.inputs import Submission
 
     table = {}
-    with tempfile.TemporaryDirectory(prefix="grading-breakdown-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grading-breakdown-") as tmp, _figures_drawn(draw_figures):
         tmp = Path(tmp)
         chapters = write_class(tmp / "in", 1, solutions)
         options = grading.Options(isolation=sandbox.resolve("auto"))
@@ -178,15 +199,21 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--json", help="write the numbers here")
     parser.add_argument("--breakdown", action="store_true", help="CPU seconds per stage of one submission per chapter")
+    parser.add_argument(
+        "--draw-figures",
+        action="store_true",
+        help="with --breakdown: the kernels render figures to PNG as outside grading (VAELAB_GRADING_FIGURES=1)",
+    )
     args = parser.parse_args(argv)
     load_before = os.getloadavg()  # 1, 5 and 15 minutes: the other jobs on this machine
     print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
     if args.breakdown:
         print("CPU seconds per stage; wall: seconds of the whole grading of that notebook")
         print(f"{'chapter':10s} " + " ".join(f"{k.split()[0][:7]:>7s}" for k in (*STAGES, "total", "wall")))
-        table = breakdown(args.solutions)
+        table = breakdown(args.solutions, draw_figures=args.draw_figures)
         if args.json:
-            Path(args.json).write_text(json.dumps({"cpu_seconds": table, "load_average_before": load_before}, indent=2))
+            found = {"cpu_seconds": table, "draw_figures": args.draw_figures, "load_average_before": load_before}
+            Path(args.json).write_text(json.dumps(found, indent=2))
         return 0
 
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:

@@ -1,7 +1,7 @@
 """The import rules of ARCHITECTURE.md: the library never imports the grader, the hidden tests
 import only the library, the guard only the standard library, the grading modules never import
-the library, and each grader module imports only modules of its own row of the table or of
-earlier rows."""
+the library but the trusted judge, and each grader module imports only modules of its own row of
+the table or of earlier rows."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 #: The rows of ARCHITECTURE.md's table; a module not listed counts as a command (row 7).
+#: The grading modules that may import the library: the trusted judge, which runs no student code.
+JUDGES = ("judge",)
 ROWS = [
     ("files", "inputs", "notebooks", "report", "result", "guard"),
     ("sandbox", "bwrap", "cgroups"),
     ("execute", "course"),
-    ("preflight", "classify", "feedback", "gradebook", "similarity"),
+    ("preflight", "classify", "feedback", "gradebook", "similarity", "judge"),
     ("runner",),
     ("grade",),
     ("batch", "release", "check", "book"),
@@ -67,8 +69,8 @@ def test_each_grader_module_imports_its_own_row_or_earlier_ones(path):
     for name in imports(path):
         parts = name.split(".")
         assert parts[:2] != ["autograder", "hidden"], name
-        # the judging code never runs the library in the grader's process; the commands that
-        # build what students get (the self-check, the handout) may
-        assert parts[0] != "vaelab" or row >= COMMANDS, name
+        # only the trusted judge and the commands that build what students get (the self-check,
+        # the handout) use the library in the grader's process; the rest runs it in a sandbox
+        assert parts[0] != "vaelab" or row >= COMMANDS or path.stem in JUDGES, name
         if parts[0] == "autograder" and len(parts) > 1 and parts[1] in ROW:
             assert ROW[parts[1]] <= row, f"{path.stem} (row {row + 1}) imports {parts[1]}"

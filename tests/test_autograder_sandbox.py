@@ -5,12 +5,13 @@
   `cp -r`), walks the file system for notebooks and gradebooks, reads another student's
   submission by its path, reads the grader's environment, and reaches the network (a local TCP
   server of this test, and pypi.org). None of it works, and the answer is still graded.
-- `guarded` (any isolation): answers that replace `autograder.hidden.ch01.test_kl_normal` and
-  `vaelab.reference.checks.check_against_reference` with no-ops before the tests, plant a fake
-  `autograder` package in the working folder, or patch the checks from inside the function while
-  the test runs. The first two are undone before the test cells run (the real tests run and fail
-  the wrong answers); the last is caught after the test (no points). The fixture
-  `tests/fixtures/guarded` grades `log_normal` and `kl_normal` with Chapter 1's real hidden tests.
+- `guarded` (any isolation): the hidden test cells only observe the answers and the grader judges
+  the observations in its own process (`autograder.judge`). Answers that replace the observing code
+  with no-ops before the tests, plant a fake `vaelab` package in the working folder, forge the
+  observation sent while the test runs, send observations from other cells, read the reference
+  answers from the sandbox's library, or call them: each earns nothing for its function, and the
+  honest function of the same notebook keeps its points. The fixture `tests/fixtures/guarded`
+  grades `log_normal` and `kl_normal` with Chapter 1's real checks.
 - `fallback`: without bubblewrap, `grade` refuses to run (`auto` included) unless the instructor
   chooses `--isolation rlimits`; then the limits still hold and the log and the feedback say that
   the file system and the network are not isolated.
@@ -134,90 +135,157 @@ def test_student_code_has_no_network(snooped):
 
 
 GUARDED_CHAPTER = "00_guarded"
-PATCH_BEFORE = """import importlib
-_hidden = importlib.import_module("autograder.hidden.ch01")
-_hidden.test_kl_normal = lambda kl_normal: None
-_hidden.check_against_reference = lambda *args, **kwargs: None
-importlib.import_module("vaelab.reference.checks").check_against_reference = lambda *args, **kwargs: None
-check_kl_normal = lambda kl_normal: None  # the visible check, in the notebook's namespace
-
+WRONG_KL = """
 def kl_normal(qm, qv, pm, pv):
     return (qm - pm).sum(-1)  # wrong
 """
-PATCH_DURING = """check_log_normal = lambda log_normal: None
+PATCH_BEFORE = (
+    """import importlib
+_grading = importlib.import_module("vaelab.checks.grading")
+_grading.observe = lambda check_id, fn: None
+importlib.import_module("vaelab.checks.graded").check = lambda check_id: None
+check_kl_normal = lambda kl_normal: None  # the visible check, in the notebook's namespace
+"""
+    + WRONG_KL
+)
+FAKE_PACKAGE = (
+    """import os, sys
+os.makedirs("vaelab/checks", exist_ok=True)
+open("vaelab/__init__.py", "w").close()
+open("vaelab/checks/__init__.py", "w").write("def check_kl_normal(fn):\\n    pass\\n")
+with open("vaelab/checks/grading.py", "w") as file:
+    file.write("def observe(check_id, fn):\\n    pass\\n")
+for name in [n for n in sys.modules if n.startswith("vaelab.checks.grading")]:
+    del sys.modules[name]
+sys.path.insert(0, os.getcwd())
+"""
+    + WRONG_KL
+)
+#: Replaces the encoder of observations, from inside the answer, while the test runs: the
+#: observation then claims values the answer never returned.
+FORGE_DURING = """check_log_normal = lambda log_normal: None
 
 def log_normal(x, m, v):
     import sys
-    for module in list(sys.modules.values()):  # runs inside the hidden test
-        if getattr(module, "check_against_reference", None) is not None:
-            module.check_against_reference = lambda *args, **kwargs: None
+    wire = sys.modules["vaelab.checks.wire"]
+    honest = wire.encode
+    def forged(check_id, obs, calls=None):
+        for name, value in obs.values.items():
+            obs.values[name] = value * 0 + 1.0
+        return honest(check_id, obs, calls)
+    wire.encode = forged
+    grading = sys.modules["vaelab.checks.grading"]
+    grading.encode = forged
     return (x - m).sum(-1)  # wrong
 """
-FAKE_PACKAGE = """import os, sys
-os.makedirs("autograder/hidden", exist_ok=True)
-open("autograder/__init__.py", "w").close()
-open("autograder/hidden/__init__.py", "w").close()
-with open("autograder/hidden/ch01.py", "w") as file:
-    file.write("def test_kl_normal(kl_normal):\\n    pass\\n")
-for name in [n for n in sys.modules if n.startswith("autograder")]:
-    del sys.modules[name]
-sys.path.insert(0, os.getcwd())
-check_kl_normal = lambda kl_normal: None
+#: Sends observations of its own from an ordinary cell and from the answer, with another
+#: exercise's id and with garbage.
+SEND_OTHERS = """from IPython.display import publish_display_data
+MIME = "application/vnd.vaelab.observation+json"
+publish_display_data({MIME: {"version": 1, "check": "01_vae/kl_normal"}})
 
 def kl_normal(qm, qv, pm, pv):
+    publish_display_data({MIME: {"version": 1, "check": "01_vae/kl_normal", "tensors": "all right"}})
     return (qm - pm).sum(-1)  # wrong
 """
+READ_REFERENCE = (
+    """import importlib.util, pathlib
+import vaelab
+_library = pathlib.Path(vaelab.__file__).parent
+print("reference sources:", sorted(p.name for p in (_library / "reference").glob("*.py")))
+print("hidden tests:", importlib.util.find_spec("autograder"))
+print("stored expected values:", sorted(p.name for p in _library.rglob("*.pt")))
+"""
+    + WRONG_KL
+)
+CALL_REFERENCE = """from vaelab.reference import kl_normal as _kl_normal
+
+def kl_normal(qm, qv, pm, pv):
+    return _kl_normal(qm, qv, pm, pv)
+"""
+ATTACKS = {
+    "before": ("kl_normal", PATCH_BEFORE),
+    "fake": ("kl_normal", FAKE_PACKAGE),
+    "forge": ("log_normal", FORGE_DURING),
+    "others": ("kl_normal", SEND_OTHERS),
+    "reader": ("kl_normal", READ_REFERENCE),
+    "caller": ("kl_normal", CALL_REFERENCE),
+}
+POINTS = {"log_normal": "2", "kl_normal": "3"}
 
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     work = tmp_path_factory.mktemp("guarded")
     source = testing.read_notebook(GUARDED / f"{GUARDED_CHAPTER}.ipynb")
-    testing.write_submissions(
-        work / "in",
-        {
-            "ref": {GUARDED_CHAPTER: testing.make_submission(source)},
-            "before": {GUARDED_CHAPTER: testing.make_submission(source, {"kl_normal": PATCH_BEFORE})},
-            "during": {GUARDED_CHAPTER: testing.make_submission(source, {"log_normal": PATCH_DURING})},
-            "fake": {GUARDED_CHAPTER: testing.make_submission(source, {"kl_normal": FAKE_PACKAGE})},
-        },
-    )
+    submissions = {"ref": {GUARDED_CHAPTER: testing.make_submission(source)}}
+    for student, (function, answer) in ATTACKS.items():
+        submissions[student] = {GUARDED_CHAPTER: testing.make_submission(source, {function: answer})}
+    testing.write_submissions(work / "in", submissions)
     grades, cells, _ = testing.run_grade(work / "in", work / "out", GUARDED, timeout=120, options=("--jobs", "2"))
     return grades, cells, work / "out"
 
 
-def test_the_guard_leaves_correct_answers_alone(guarded):
-    grades, _, _ = guarded
+def test_the_judge_passes_correct_answers(guarded):
+    grades, _, out = guarded
     row = grades["ref", GUARDED_CHAPTER]
     assert (row["status"], row["score"], row["message"]) == ("graded", "5", "")
+    assert "kl_normal: the grader's checks passed" in testing.feedback(out, "ref", GUARDED_CHAPTER)
 
 
-def test_patching_the_tests_beforehand_is_undone(guarded):
-    grades, cells, out = guarded
-    row = grades["before", GUARDED_CHAPTER]
-    assert cells["before", GUARDED_CHAPTER, "test_kl_normal"]["score"] == "0"
-    assert cells["before", GUARDED_CHAPTER, "test_log_normal"]["score"] == "2"
-    assert "tampering: restored before the tests: " in row["message"]
-    for name in ("autograder.hidden.ch01.test_kl_normal", "vaelab.reference.checks.check_against_reference"):
-        assert name in row["message"]
-    # the real hidden test ran and named the mistake
-    assert "CheckFailed: kl_normal" in testing.feedback(out, "before", GUARDED_CHAPTER)
+@pytest.mark.parametrize("student", list(ATTACKS))
+def test_an_attack_earns_nothing_for_its_function_and_the_rest_is_graded(guarded, student):
+    grades, cells, _ = guarded
+    attacked, _ = ATTACKS[student]
+    assert grades[student, GUARDED_CHAPTER]["status"] == "graded"
+    for function, points in POINTS.items():
+        score = cells[student, GUARDED_CHAPTER, f"test_{function}"]["score"]
+        assert score == ("0" if function == attacked else points), (function, grades[student, GUARDED_CHAPTER])
 
 
-def test_a_fake_test_package_in_the_working_folder_is_not_imported(guarded):
-    grades, cells, out = guarded
-    assert cells["fake", GUARDED_CHAPTER, "test_kl_normal"]["score"] == "0"
-    assert "sys.modules['autograder.hidden.ch01']" in grades["fake", GUARDED_CHAPTER]["message"]
-    assert "CheckFailed: kl_normal" in testing.feedback(out, "fake", GUARDED_CHAPTER)
+def test_patching_the_observing_code_beforehand_is_undone_and_the_mistake_named(guarded):
+    grades, _, out = guarded
+    message = grades["before", GUARDED_CHAPTER]["message"]
+    assert "tampering: restored before the tests: " in message
+    assert "vaelab.checks.grading.observe" in message
+    assert "AssertionError: kl_normal" in testing.feedback(out, "before", GUARDED_CHAPTER)
 
 
-def test_patching_the_checks_while_the_test_runs_earns_nothing(guarded):
-    grades, cells, out = guarded
-    assert cells["during", GUARDED_CHAPTER, "test_log_normal"]["score"] == "0"
-    message = grades["during", GUARDED_CHAPTER]["message"]
-    assert "changed while test_log_normal ran: no points for it" in message
-    assert "review: log_normal uses sys.modules" in message
-    assert "TamperingError" in testing.feedback(out, "during", GUARDED_CHAPTER)
+def test_a_fake_package_in_the_working_folder_sends_nothing_to_judge(guarded):
+    _, _, out = guarded
+    page = testing.feedback(out, "fake", GUARDED_CHAPTER)
+    assert "AssertionError: kl_normal" in page or "no observation of this test reached the grader" in page
+
+
+def test_a_forged_observation_earns_nothing(guarded):
+    """The judge would find the forged values wrong; the guard, the second line, sees the patch first."""
+    _, _, out = guarded
+    page = testing.feedback(out, "forge", GUARDED_CHAPTER)
+    assert "modified while this test ran (vaelab.checks.wire.encode" in page or "AssertionError: log_normal" in page
+
+
+def test_observations_from_other_cells_or_of_another_form_count_for_nothing(guarded):
+    _, _, out = guarded
+    page = testing.feedback(out, "others", GUARDED_CHAPTER)
+    assert "the grader could not read what this test sent" in page
+    assert page.count("application/vnd.vaelab.observation+json") == 1  # in the source, never as an output
+
+
+def test_the_sandbox_holds_neither_the_reference_nor_the_tests_nor_expected_values(guarded):
+    _, _, out = guarded
+    page = testing.feedback(out, "reader", GUARDED_CHAPTER)
+    assert "reference sources: ['__init__.py']" in page
+    assert "stored expected values: []" in page
+    if sandbox.bwrap_works():  # with --isolation rlimits the grader's own files are not hidden
+        assert "hidden tests: None" in page
+
+
+def test_calling_the_reference_is_refused_and_says_why(guarded):
+    _, _, out = guarded
+    page = testing.feedback(out, "caller", GUARDED_CHAPTER)
+    assert "kl_normal calls vaelab&#x27;s reference implementation" in page or (
+        "kl_normal calls vaelab's reference implementation" in page
+    )
 
 
 def test_without_bubblewrap_the_limits_hold_and_the_feedback_says_so(tmp_path):

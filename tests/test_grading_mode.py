@@ -1,8 +1,10 @@
 """Grading mode: while the autograder grades a notebook (``NBGRADER_EXECUTION=autograde``) its
-training cells take a handful of steps with a light Adam, and nothing else changes.
+training cells take a handful of steps with a light Adam and no progress bar, and its figures are
+built but not rendered; nothing else changes.
 
 The truths: the step counts that fast and full mode have always had, ``torch.optim.Adam``'s own
-trajectory, and a fresh interpreter's list of imported modules.
+trajectory, a fresh interpreter's list of imported modules, the outputs a real IPython kernel
+sends, matplotlib's default subplot margins and what tqdm writes to stderr.
 """
 
 from __future__ import annotations
@@ -142,3 +144,78 @@ def test_grading_speed_breakdown(tmp_path):
     assert row["total"] == pytest.approx(sum(row[stage] for stage in bench.STAGES), abs=0.05)
     assert row["kernel start"] > 0.05 and row["autograde"] > 0 and row["feedback"] > 0
     assert 0 < row["total"] < 10 * row["wall"]
+
+
+def test_figures_rendered_by_mode(monkeypatch):
+    from vaelab import figures_rendered
+
+    monkeypatch.delenv("VAELAB_GRADING_FIGURES", raising=False)
+    modes = ((None, None, True), ("1", None, True), ("1", "validate", True), ("1", "autograde", False))
+    for fast, nbgrader, rendered in modes:
+        _mode(monkeypatch, fast, nbgrader)
+        assert figures_rendered() is rendered, (fast, nbgrader)
+    monkeypatch.setenv("VAELAB_GRADING_FIGURES", "1")  # the instructor asks for the figures
+    assert figures_rendered()
+
+
+#: A graded notebook's figure cells, in both orders of the setup cell's imports.
+_FIGURE_CELLS = {
+    "vaelab first": ["from vaelab.plots import image_grid", "import matplotlib.pyplot as plt\n%matplotlib inline"],
+    "pyplot first": ["import matplotlib.pyplot as plt\n%matplotlib inline", "from vaelab.plots import image_grid"],
+}
+_DRAW = [
+    "import numpy as np\ndisplay(image_grid(np.zeros((4, 784))))",  # a vaelab figure, displayed
+    "plt.plot([0, 1], [1, 0]);",  # a pyplot figure: the inline backend displays it after the cell
+]
+
+
+def _figure_outputs(monkeypatch, nbgrader: str | None, order: str) -> list[set[str]]:
+    """The MIME types of the outputs of `_DRAW`'s cells, run in a fresh IPython kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    _mode(monkeypatch, "1", nbgrader)
+    monkeypatch.delenv("VAELAB_GRADING_FIGURES", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    repo = str(training.__file__).rsplit("/vaelab/", 1)[0]
+    monkeypatch.setenv("PYTHONPATH", repo)
+    cells = [nbformat.v4.new_code_cell(source) for source in _FIGURE_CELLS[order] + _DRAW]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": repo}}).execute()
+    return [{mime for output in cell.outputs for mime in output.get("data", {})} for cell in notebook.cells[2:]]
+
+
+@pytest.mark.parametrize("order", sorted(_FIGURE_CELLS))
+def test_graded_kernel_shows_figures_as_text(monkeypatch, order):
+    """While grading, a displayed figure (vaelab's or pyplot's) arrives as its one-line text, whichever
+    of vaelab and pyplot the notebook imports first."""
+    assert _figure_outputs(monkeypatch, "autograde", order) == [{"text/plain"}, {"text/plain"}]
+
+
+def test_kernel_outside_grading_renders_figures(monkeypatch):
+    """The same cells in a student's kernel (nbgrader's validate included): PNG images."""
+    outputs = _figure_outputs(monkeypatch, "validate", "vaelab first")
+    assert all("image/png" in mimes for mimes in outputs), outputs
+
+
+def test_layout_skipped_while_grading(monkeypatch):
+    """`tight_layout` moves the margins away from matplotlib's defaults, except while grading."""
+    import matplotlib
+
+    from vaelab.plots import plot_loss_curves
+
+    history = {"step": [1, 2, 3], "loss": [3.0, 2.0, 1.0]}
+    default = matplotlib.rcParams["figure.subplot.left"]
+    _mode(monkeypatch, "1", None)
+    assert plot_loss_curves([("run", history)]).subplotpars.left != pytest.approx(default)
+    _mode(monkeypatch, "1", "autograde")
+    assert plot_loss_curves([("run", history)]).subplotpars.left == pytest.approx(default)
+
+
+def test_no_progress_bar_while_grading(monkeypatch, capsys):
+    model = nn.Linear(4, 1)
+    x = torch.randn(8, 4)
+    for nbgrader, shown in ((None, True), ("autograde", False)):
+        _mode(monkeypatch, "1", nbgrader)
+        training.train(model, lambda m, b: ((m(b) ** 2).mean(), {}), [x], steps=2, progress=True)
+        assert ("2/2" in capsys.readouterr().err) is shown, nbgrader

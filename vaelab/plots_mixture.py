@@ -28,7 +28,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .chapters import load
-from .plots import _colormap, _device, _EvalMode, image_grid
+from .plots import _colormap, _device, _EvalMode, image_grid, tight_layout
 
 __all__ = [
     "responsibilities",
@@ -177,7 +177,7 @@ def plot_latent_mixture(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title if title is not None else default, fontsize="medium")
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
 
 
@@ -204,7 +204,7 @@ def plot_component_usage(usage: dict, title: str | None = None) -> Figure:
     right.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    tight_layout(fig)
     return fig
 
 
@@ -253,5 +253,5 @@ def plot_estimator_spread(
     ax.legend(fontsize="small", title="dashed: 1/√S", title_fontsize="small")
     if title:
         ax.set_title(title, fontsize="medium")
-    fig.tight_layout()
+    tight_layout(fig)
     return fig

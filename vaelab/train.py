@@ -410,7 +410,8 @@ def train(
         lr: Adam learning rate.
         device: ``"cpu"``, ``"cuda"``, ...; ``None`` picks CUDA when available.
         seed: see above.
-        progress: show a tqdm progress bar (``tqdm.auto``: a widget in Jupyter).
+        progress: show a tqdm progress bar (``tqdm.auto``: a widget in Jupyter); never while the
+            autograder grades (:func:`grading_mode`).
         log_every: steps per history record.
         history: a history to continue (its step count goes on); a new one when None. To continue
             a run, pass a new ``seed`` (or None) so that the noise does not repeat, and the same
@@ -435,7 +436,11 @@ def train(
         raise ValueError(f"steps must be >= 0, got {steps}")
     if log_every < 1:
         raise ValueError(f"log_every must be >= 1, got {log_every}")
-    from tqdm.auto import tqdm
+    progress = progress and not grading_mode()  # nobody watches a graded run (and tqdm.auto imports ipywidgets)
+    if progress:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm  # a disabled bar: the plain class, without the notebook widget's imports
 
     device = resolve_device(device)
     threads = training_threads(device, threads)

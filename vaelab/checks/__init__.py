@@ -10,6 +10,9 @@ generator passes.
 :data:`VISIBLE` maps each exercise (``"chapter/function"``) to its check and, for the observed
 exercises, to the probe whose expected observations a handout stores. Where the reference is
 installed, every check first refuses an answer that runs its exercise's reference (as the grader does).
+
+Each visible check runs its exercise's :class:`~vaelab.checks.graded.Check` (observe, then judge) in
+one process; the grader runs the same Checks split between the kernel and its own process.
 """
 
 from __future__ import annotations
@@ -58,25 +61,8 @@ __all__ = ["CheckFailed", "VISIBLE", *(check.__name__ for check in VISIBLE.value
 
 def probes() -> dict[str, Callable]:
     """The probe of every exercise checked against expected observations (``sample_gaussian`` and
-    ``sample_grid`` are checked by their statistics alone and need none)."""
-    from . import ch01, ch02, ch03, ch04
-    from .ch05 import fsvae_probe
-    from .pure import cases_probe
+    ``sample_grid`` are judged from their observation alone and need none)."""
+    from .graded import CHECK_IDS, check
 
-    return {
-        "01_vae/log_normal": cases_probe("log_normal", ch01.log_normal_cases()),
-        "01_vae/kl_normal": cases_probe("kl_normal", ch01.kl_normal_cases()),
-        "01_vae/log_bernoulli_with_logits": cases_probe("log_bernoulli_with_logits", ch01.log_bernoulli_cases()),
-        "01_vae/negative_elbo_bound": ch01.vae_probe(),
-        "02_gmvae/log_normal_mixture": cases_probe("log_normal_mixture", ch02.log_normal_mixture_cases()),
-        "02_gmvae/negative_elbo_bound": ch02.gmvae_probe(),
-        "03_iwae/duplicate": cases_probe("duplicate", ch03.duplicate_cases()),
-        "03_iwae/log_mean_exp": cases_probe("log_mean_exp", ch03.log_mean_exp_cases()),
-        "03_iwae/negative_iwae_bound": ch03.iwae_probe(),
-        "04_ssvae/kl_cat": cases_probe("kl_cat", ch04.kl_cat_cases(), ch04.kl_cat_from_logits),
-        "04_ssvae/negative_elbo_bound": ch04.ssvae_probe(),
-        "04_ssvae/classification_loss": cases_probe(
-            "classification_loss", ch04.classification_cases(), ch04.loss_from_logits
-        ),
-        "05_fsvae/negative_elbo_bound": fsvae_probe(),
-    }
+    checks = [check(check_id) for check_id in CHECK_IDS]
+    return {chk.check_id: chk.observe for chk in checks if chk.verdict is None}

@@ -9,9 +9,10 @@ from collections.abc import Callable
 import torch
 
 from .engine import Case, CheckFailed, _g, _pos, _randn
-from .objective import ObjectiveProbe, ratio_hint, run_objective, standard_noise
+from .graded import Check, run_check
+from .objective import ObjectiveProbe, ratio_hint, standard_noise
 from .probes import DecoderTap, TinyVariance, batched, narrow_posteriors, seeded, spread_prior
-from .pure import check_cases
+from .pure import cases_check
 
 __all__ = ["check_log_normal_mixture", "check_gmvae_elbo", "gmvae_probe"]
 
@@ -49,14 +50,17 @@ def _near_one_component(b: int, k: int, z_dim: int, seed: int, variance: float):
     return m[0, :1] + variance**0.5 * _randn(b, z_dim, seed=seed + 1), m, v
 
 
-def check_log_normal_mixture(log_normal_mixture: Callable) -> None:
-    """Visible check: small mixtures, a single component, far points, the chapter's sizes."""
-    check_cases(
+def log_normal_mixture_check() -> Check:
+    return cases_check(
         "02_gmvae/log_normal_mixture",
-        log_normal_mixture,
-        log_normal_mixture_cases(),
+        log_normal_mixture_cases,
         "Small differences like this come from an epsilon or from log(K) computed approximately.",
     )
+
+
+def check_log_normal_mixture(log_normal_mixture: Callable) -> None:
+    """Visible check: small mixtures, a single component, far points, the chapter's sizes."""
+    run_check(log_normal_mixture_check(), log_normal_mixture)
 
 
 def _gmvae_inputs():
@@ -174,4 +178,8 @@ def _gmvae_hints(where, got, want) -> str:
 
 def check_gmvae_elbo(negative_elbo_bound: Callable) -> None:
     """Visible check of the GMVAE's ``negative_elbo_bound``."""
-    run_objective("02_gmvae/negative_elbo_bound", negative_elbo_bound, gmvae_probe(), _gmvae_hints)
+    run_check(gmvae_check(), negative_elbo_bound)
+
+
+def gmvae_check() -> Check:
+    return Check("02_gmvae/negative_elbo_bound", gmvae_probe(), _gmvae_hints)

@@ -7,9 +7,10 @@ from collections.abc import Callable
 import torch
 
 from .engine import Case, CheckFailed, _g, _randn
-from .objective import ObjectiveProbe, ratio_hint, run_objective
+from .graded import Check, run_check
+from .objective import ObjectiveProbe, ratio_hint
 from .probes import QuadraticPrior, narrow_posteriors, seeded
-from .pure import check_cases
+from .pure import cases_check
 
 __all__ = ["check_duplicate", "check_log_mean_exp", "check_negative_iwae_bound", "iwae_probe"]
 
@@ -36,19 +37,26 @@ def log_mean_exp_cases() -> list[Case]:
     ]
 
 
+def duplicate_check() -> Check:
+    return cases_check("03_iwae/duplicate", duplicate_cases)
+
+
+def log_mean_exp_check() -> Check:
+    return cases_check(
+        "03_iwae/log_mean_exp",
+        log_mean_exp_cases,
+        "Small differences like this come from an epsilon inside the log or an approximate log(n).",
+    )
+
+
 def check_duplicate(duplicate: Callable) -> None:
     """Visible check of ``duplicate``: shape, order of the copies (repetition-major), gradients."""
-    check_cases("03_iwae/duplicate", duplicate, duplicate_cases())
+    run_check(duplicate_check(), duplicate)
 
 
 def check_log_mean_exp(log_mean_exp: Callable) -> None:
     """Visible check of ``log_mean_exp``: dimensions, large values, gradients."""
-    check_cases(
-        "03_iwae/log_mean_exp",
-        log_mean_exp,
-        log_mean_exp_cases(),
-        "Small differences like this come from an epsilon inside the log or an approximate log(n).",
-    )
+    run_check(log_mean_exp_check(), log_mean_exp)
 
 
 IWS = (1, 4, 16)
@@ -118,9 +126,25 @@ def _iwae_hints(where, got, want) -> str:
             "log(mean(exp(log w))) is log(0). Average the weights in log space with a stable log-mean-exp "
             "(log_mean_exp, which subtracts the maximum)."
         )
-    return ratio_hint(where, got, want, batch=32, last_dims={"rec": 20})
+    hint = ratio_hint(where, got, want, batch=32, last_dims={"rec": 20})
+    if where == LIMIT_GRADIENT:
+        # In the zero-variance limit a bound whose log-mean-exp mixes samples of several images has the
+        # right value on average but not the right gradient: this is where that mistake shows first.
+        hint += (
+            " Or the log-weights are reshaped in the wrong order, so that one log-mean-exp mixes samples of "
+            "several images: rows made with duplicate (repetition-major) reshape to (iw, B), rows made with "
+            "repeat_interleave (image-major) to (B, iw)."
+        )
+    return hint
+
+
+LIMIT_GRADIENT = "gradient of niwae in the zero-variance limit"
 
 
 def check_negative_iwae_bound(negative_iwae_bound: Callable) -> None:
     """Visible check of ``negative_iwae_bound`` on a small VAE whose prior is not N(0, I)."""
-    run_objective("03_iwae/negative_iwae_bound", negative_iwae_bound, iwae_probe(), _iwae_hints)
+    run_check(iwae_check(), negative_iwae_bound)
+
+
+def iwae_check() -> Check:
+    return Check("03_iwae/negative_iwae_bound", iwae_probe(), _iwae_hints)

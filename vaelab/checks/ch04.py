@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from .engine import Case, CheckFailed, _g, _randn
-from .objective import ObjectiveProbe, ratio_hint, run_objective
+from .graded import Check, run_check
+from .objective import ObjectiveProbe, ratio_hint
 from .probes import FixedLogits, seeded, sharpen_classifier
-from .pure import check_cases
+from .pure import cases_check
 
 __all__ = ["check_kl_cat", "check_ssvae_elbo", "check_classification_loss", "ssvae_probe"]
 
@@ -43,15 +44,18 @@ def kl_cat_cases() -> list[Case]:
     ]
 
 
-def check_kl_cat(kl_cat: Callable) -> None:
-    """Visible check of ``kl_cat``: uniform and non-uniform priors, a confident classifier, gradients."""
-    check_cases(
+def kl_cat_check() -> Check:
+    return cases_check(
         "04_ssvae/kl_cat",
-        kl_cat,
-        kl_cat_cases(),
+        kl_cat_cases,
         "Small differences like this come from an epsilon added inside a log or to q.",
         wrap=kl_cat_from_logits,
     )
+
+
+def check_kl_cat(kl_cat: Callable) -> None:
+    """Visible check of ``kl_cat``: uniform and non-uniform priors, a confident classifier, gradients."""
+    run_check(kl_cat_check(), kl_cat)
 
 
 def loss_from_logits(classification_loss: Callable) -> Callable:
@@ -76,10 +80,13 @@ def classification_cases() -> list[Case]:
 
 def check_classification_loss(classification_loss: Callable) -> None:
     """Visible check of ``classification_loss``: the mean cross-entropy, stable for confident logits."""
-    check_cases(
+    run_check(classification_check(), classification_loss)
+
+
+def classification_check() -> Check:
+    return cases_check(
         "04_ssvae/classification_loss",
-        classification_loss,
-        classification_cases(),
+        classification_cases,
         "Small differences like this come from an epsilon inside a log or a clamp of the probabilities.",
         wrap=loss_from_logits,
         otherwise="It is the mean over the batch of -log q(y|x) at each image's label, from the logits (log_softmax or "
@@ -143,4 +150,8 @@ def _ssvae_hints(where, got, want) -> str:
 
 def check_ssvae_elbo(negative_elbo_bound: Callable) -> None:
     """Visible check of the SSVAE's ``negative_elbo_bound``."""
-    run_objective("04_ssvae/negative_elbo_bound", negative_elbo_bound, ssvae_probe(), _ssvae_hints)
+    run_check(ssvae_check(), negative_elbo_bound)
+
+
+def ssvae_check() -> Check:
+    return Check("04_ssvae/negative_elbo_bound", ssvae_probe(), _ssvae_hints)

@@ -13,8 +13,10 @@ from collections.abc import Callable
 
 import torch
 
-from .engine import CheckFailed, _g, _report
-from .objective import ObjectiveProbe, ratio_hint, run_objective, standard_noise
+from .engine import CheckFailed, _g
+from .graded import Check, run_check
+from .objective import ObjectiveProbe, ratio_hint, standard_noise
+from .observe import Observation, fingerprint
 from .probes import DecoderCalls, narrow_posteriors, seeded, widen_decoder_outputs
 
 __all__ = [
@@ -22,6 +24,9 @@ __all__ = [
     "check_fsvae_sample_grid",
     "check_sample_grid_on",
     "check_random_state",
+    "observe_sample_grid",
+    "judge_sample_grid",
+    "sample_grid_check",
     "small_fsvae",
     "fsvae_probe",
 ]
@@ -72,9 +77,13 @@ def _fsvae_hints(where, got, want) -> str:
     return ratio_hint(where, got, want, batch=64, last_dims={"rec": 48, "kl": 3})
 
 
+def fsvae_check() -> Check:
+    return Check("05_fsvae/negative_elbo_bound", fsvae_probe(), _fsvae_hints)
+
+
 def check_fsvae_elbo(negative_elbo_bound: Callable) -> None:
     """Visible check of the FSVAE's ``negative_elbo_bound``."""
-    run_objective("05_fsvae/negative_elbo_bound", negative_elbo_bound, fsvae_probe(), _fsvae_hints)
+    run_check(fsvae_check(), negative_elbo_bound)
 
 
 def _grid_call(sample_grid, model, n_styles, generator, positional=False):
@@ -120,26 +129,19 @@ def _check_one_hot(y_rows):
         )
 
 
-def _styles_of(out, model, calls, n_styles):
+def _styles_of(out, model, z_all, y_all, n_styles):
     """The style ``z`` (rows: labels, columns: styles) decoded into every image of ``out``, found
-    among the recorded decoder calls; raises with a named mistake when an image is none of them."""
-    # Any call pattern the networks accept: one call per label, or all labels at once with z and y
-    # of shape (10 * n, .) or (10, n, .).
-    rows = [
-        (z.detach().reshape(-1, z.shape[-1]), yy.detach().reshape(-1, yy.shape[-1]))
-        for z, yy in zip(calls.z, calls.y)
-        if yy is not None and z.dim() >= 2
-    ]
-    if not rows:
+    among the recorded decoder calls (``z_all``, ``y_all``: every call's rows, joined); raises with a
+    named mistake when an image is none of them."""
+    if not z_all.shape[0]:
         raise CheckFailed(
             f"{NAME} never called model.decode(z, y) with a code z and a label y: decode the styles z "
             "with every label y."
         )
-    z_all = torch.cat([z for z, _ in rows])
-    y_all = torch.cat([yy for _, yy in rows]).to(z_all.dtype)
     _check_one_hot(y_all)
+    dtype = next(model.parameters()).dtype
     with torch.no_grad():
-        means = model.decode(z_all, y_all.to(next(model.parameters()).dtype)).double()
+        means = model.decode(z_all.to(dtype), y_all.to(dtype)).double()
     labels = y_all.argmax(-1)
     flat = out.detach().double().reshape(model.y_dim, n_styles, -1)
     styles = torch.empty(model.y_dim, n_styles, z_all.shape[-1], dtype=torch.float64)
@@ -181,20 +183,43 @@ def _styles_of(out, model, calls, n_styles):
     return styles
 
 
-def check_sample_grid_on(
-    sample_grid: Callable, model, n_styles: int = 20, seed: int = 0, statistics: bool = False
-) -> int:
-    """Check ``sample_grid(model, n_styles, generator)`` on ``model`` (see the module's docstring)."""
-    n = 0
+def _decoder_rows(calls, z_dim: int, y_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every decoder call's ``(z, y)`` rows, joined (float64): any call pattern the networks accept, one
+    call per label, or all labels at once with z and y of shape (10 * n, .) or (10, n, .)."""
+    rows = [
+        (z.detach().reshape(-1, z.shape[-1]), yy.detach().reshape(-1, yy.shape[-1]))
+        for z, yy in zip(calls.z, calls.y)
+        if yy is not None and z.dim() >= 2
+    ]
+    if not rows:
+        return torch.zeros(0, z_dim, dtype=torch.float64), torch.zeros(0, y_dim, dtype=torch.float64)
+    return torch.cat([z for z, _ in rows]).double(), torch.cat([yy for _, yy in rows]).double()
+
+
+def observe_grid_on(sample_grid: Callable, model, n_styles: int, seed: int, obs, prefix: str = "") -> None:
+    """Records, under ``prefix``, the grid of ``sample_grid(model, n_styles, generator)`` (float64,
+    ``(10, n_styles, C, H, W)``), the decoder calls' rows ``z`` and ``y``, and the grid of a second
+    call with a generator of the same seed (left out when it is not a tensor). Raises in the kernel
+    only when the call raises or the grid is not a tensor of the grid's shape."""
     out, calls = _grid_call(sample_grid, model, n_styles, torch.Generator().manual_seed(seed))
     _check_shape(out, model, n_styles)
+    z_all, y_all = _decoder_rows(calls, model.z_dim, model.y_dim)
+    obs.records.update({f"{prefix}grid": out.detach().double(), f"{prefix}z": z_all, f"{prefix}y": y_all})
+    again, _ = _grid_call(sample_grid, model, n_styles, torch.Generator().manual_seed(seed), positional=True)
+    if isinstance(again, torch.Tensor):
+        obs.records[f"{prefix}again"] = again.detach().double()
+
+
+def judge_grid_on(records: dict, model, statistics: bool = False, prefix: str = "") -> int:
+    """Judges what :func:`observe_grid_on` recorded, with the same ``model``; returns the checks passed."""
+    out = records[f"{prefix}grid"]
+    n_styles = out.shape[1]
     if out.min() < 0 or out.max() > 1:
         raise CheckFailed(
             f"{NAME}: values from {out.min().item():.3g} to {out.max().item():.3g}: clip the decoded means to "
             "[0, 1] with torch.clip(mean, 0, 1)."
         )
-    styles = _styles_of(out, model, calls, n_styles)
-    n += 1
+    styles = _styles_of(out, model, records[f"{prefix}z"], records[f"{prefix}y"], n_styles)
     if not torch.allclose(styles, styles[:1].expand_as(styles), rtol=1e-5, atol=1e-6):
         raise CheckFailed(
             f"{NAME}: the styles are not shared: column j must use the same z_j for every label, but each label "
@@ -203,15 +228,13 @@ def check_sample_grid_on(
     z = styles[0]
     if n_styles > 1 and torch.cdist(z, z).add(torch.eye(n_styles, dtype=z.dtype)).min() < 1e-6:
         raise CheckFailed(f"{NAME}: several columns use the same z: draw n_styles different codes z ~ p(z) = N(0, I).")
-    n += 1
     # The generator makes the grid repeatable.
-    again, _ = _grid_call(sample_grid, model, n_styles, torch.Generator().manual_seed(seed), positional=True)
-    if not isinstance(again, torch.Tensor) or again.shape != out.shape or not torch.allclose(again, out):
+    again = records.get(f"{prefix}again")
+    if again is None or again.shape != out.shape or not torch.allclose(again, out):
         raise CheckFailed(
             f"{NAME}: two calls with generators of the same seed gave different grids: draw the styles with the "
             "generator, torch.randn(n_styles, model.z_dim, generator=generator)."
         )
-    n += 1
     if statistics:
         zz = z.flatten()
         k = zz.numel()
@@ -222,35 +245,88 @@ def check_sample_grid_on(
                 f"values, mean {mean:.3f} and variance {var:.3f}, expected about 0 and 1. "
                 "Use torch.randn(n_styles, model.z_dim, generator=generator)."
             )
-        n += 1
-    return n
+    return 4 if statistics else 3
 
 
-def check_random_state(sample_grid: Callable, model, n_styles: int) -> None:
-    """Different seeds give different grids, and the global random state is the caller's."""
+def check_sample_grid_on(
+    sample_grid: Callable, model, n_styles: int = 20, seed: int = 0, statistics: bool = False
+) -> int:
+    """Check ``sample_grid(model, n_styles, generator)`` on ``model`` (see the module's docstring)."""
+    obs = Observation()
+    observe_grid_on(sample_grid, model, n_styles, seed, obs)
+    return judge_grid_on(obs.records, model, statistics)
+
+
+RANDOM = "random state: "
+
+
+def observe_random_state(sample_grid: Callable, model, n_styles: int, obs) -> None:
+    """Records the grids of generators of seeds 1 and 2 and whether the second call changed torch's
+    global random state (1) or not (0)."""
     first, _ = _grid_call(sample_grid, model, n_styles, torch.Generator().manual_seed(1))
+    _check_shape(first, model, n_styles)
     with torch.random.fork_rng():
         torch.manual_seed(987)
         torch.rand(3)
         before = torch.get_rng_state()
         second, _ = _grid_call(sample_grid, model, n_styles, torch.Generator().manual_seed(2))
         changed = not torch.equal(before, torch.get_rng_state())
-    if torch.allclose(first, second):
+    _check_shape(second, model, n_styles)
+    obs.records[f"{RANDOM}seed 1"], obs.records[f"{RANDOM}seed 2"] = first.detach().double(), second.detach().double()
+    obs.records[f"{RANDOM}changed"] = torch.tensor(float(changed))
+
+
+def judge_random_state(records: dict) -> None:
+    """Different seeds give different grids, and the global random state is the caller's."""
+    if torch.allclose(records[f"{RANDOM}seed 1"], records[f"{RANDOM}seed 2"]):
         raise CheckFailed(
             f"{NAME}: generators of different seeds gave the same grid: draw the styles with the "
             "generator you are given (torch.randn(..., generator=generator)), and do not reseed."
         )
-    if changed:
+    if records[f"{RANDOM}changed"].item():
         raise CheckFailed(
             f"{NAME}: it changed torch's global random state although a generator was given: draw "
             "with generator=generator, and never call torch.manual_seed inside a library function."
         )
 
 
+def check_random_state(sample_grid: Callable, model, n_styles: int) -> None:
+    """Different seeds give different grids, and the global random state is the caller's."""
+    obs = Observation()
+    observe_random_state(sample_grid, model, n_styles, obs)
+    judge_random_state(obs.records)
+
+
+# The visible check's grids: 20 styles, then 400 for the statistics of the styles (4000 codes: a bias
+# of 0.1 in their mean is 6 standard errors), with 48-pixel images: about 3.5 MB of float64 records.
+GRIDS = ((20, 0, False), (400, 1, True))
+
+
+def observe_sample_grid(sample_grid: Callable) -> Observation:
+    """The visible check's observation of ``sample_grid`` on :func:`small_fsvae`, for :func:`judge_sample_grid`."""
+    model = small_fsvae()
+    obs = Observation(inputs=fingerprint(model))
+    for n_styles, seed, _ in GRIDS:
+        observe_grid_on(sample_grid, model, n_styles, seed, obs, prefix=f"{n_styles} styles: ")
+    observe_random_state(sample_grid, model, 5, obs)
+    return obs
+
+
+def judge_sample_grid(obs: Observation) -> None:
+    """Judges :func:`observe_sample_grid`'s records, decoding with a rebuilt :func:`small_fsvae` (seeded:
+    the same model as the kernel's, under the same seed offset)."""
+    model = small_fsvae()
+    if obs.inputs != fingerprint(model):
+        raise CheckFailed(f"{NAME}: the grids were drawn with another model than the check's (another seed offset?).")
+    for n_styles, _, statistics in GRIDS:
+        judge_grid_on(obs.records, model, statistics, prefix=f"{n_styles} styles: ")
+    judge_random_state(obs.records)
+
+
+def sample_grid_check() -> Check:
+    return Check("05_fsvae/sample_grid", observe_sample_grid, verdict=judge_sample_grid, reported=8)
+
+
 def check_fsvae_sample_grid(sample_grid: Callable) -> None:
     """Visible check of ``sample_grid`` on a small FSVAE (48-pixel colour images)."""
-    model = small_fsvae()
-    n = check_sample_grid_on(sample_grid, model, n_styles=20)
-    n += check_sample_grid_on(sample_grid, model, n_styles=400, seed=1, statistics=True)
-    check_random_state(sample_grid, model, n_styles=5)
-    _report(NAME, n + 1)
+    run_check(sample_grid_check(), sample_grid)

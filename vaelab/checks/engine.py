@@ -174,18 +174,26 @@ def keeps_global_rng(fn: Callable, name: str, args: tuple, seeds: tuple[int, int
     From two different global seeds, the call must leave two different random states behind (the
     grader's test, with its wording). Needs no reference.
     """
+    if resets_global_rng(fn, name, args, seeds):
+        raise CheckFailed(RESETS_GLOBAL_RNG.format(name=name))
+
+
+RESETS_GLOBAL_RNG = (
+    "{name} resets torch's global random state (torch.manual_seed inside the function?): every call then "
+    "reuses the same noise, and the rest of the notebook loses its randomness. Never seed inside an exercise; "
+    "draw from the global generator (or the generator you are given)."
+)
+
+
+def resets_global_rng(fn: Callable, name: str, args: tuple, seeds: tuple[int, int] = (101, 202)) -> bool:
+    """Whether two calls from two different global seeds leave the same random state behind."""
     after = []
     with torch.random.fork_rng():
         for seed in seeds:
             torch.manual_seed(seed)
             _call(fn, name, args)
             after.append(torch.random.get_rng_state())
-    if torch.equal(after[0], after[1]):
-        raise CheckFailed(
-            f"{name} resets torch's global random state (torch.manual_seed inside the function?): every call then "
-            "reuses the same noise, and the rest of the notebook loses its randomness. Never seed inside an exercise; "
-            "draw from the global generator (or the generator you are given)."
-        )
+    return torch.equal(after[0], after[1])
 
 
 def refusal(name: str, reference: Callable) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .engine import STANDARD_ERRORS, CheckFailed, _call, _report, _scalar, keeps_global_rng, substituted
-from .observe import Observation, expectations, fingerprint, judge
+from .observe import Observation, expectations, fingerprint
 from .probes import DecoderTap, TinyVariance, batched
 
 #: Number of fixed random directions the gradient in expectation is projected on.
@@ -99,6 +99,12 @@ class ObjectiveProbe:
         if self.consistency is not None and all(bool(torch.isfinite(t).all()) for t in out):
             self.consistency(self.name, args, out)
         return out
+
+    def screen(self, obs: Observation) -> None:
+        """The reference-free verdicts on what the probe recorded (the decoded noise), judged where the
+        observation is judged, before the comparison with the expected values."""
+        if NOISE in obs.records:
+            judge_noise(self.name, obs)
 
     def __call__(self, fn: Callable) -> Observation:
         inputs = self.inputs()
@@ -300,21 +306,18 @@ def reference_helpers(names) -> dict[str, Callable]:
     return found
 
 
-def run_objective(
-    check_id: str,
-    fn: Callable,
-    probe: ObjectiveProbe,
-    hints: Callable[[str, Observation, Observation], str] | None = None,
-) -> None:
-    """Observe ``fn`` with ``probe``, judge it against the expected observation, and print ✓.
+def run_objective(chk, fn: Callable) -> None:
+    """Observe ``fn`` with the objective's :class:`~vaelab.checks.graded.Check`, judge it against the
+    expected observation, and print ✓.
 
     When it fails and it calls the notebook's own exercise functions (its helpers) that fail their own
     checks, ``fn`` is judged on its own where the reference helpers are installed (as the grader
     grades it): if it passes with them, a warning names the helper to fix and the check passes, so a
     mistake costs only its own function. Elsewhere the message names the failing helper first.
     """
+    probe = chk.observe
     try:
-        got = _judged(check_id, fn, probe, hints)
+        got = _judged(chk, fn)
     except CheckFailed as error:
         failing = failing_helpers(fn)
         if not failing:
@@ -323,7 +326,7 @@ def run_objective(
         references = reference_helpers([name for name, _ in failing])
         if len(references) == len(failing):
             with substituted(fn, **references):
-                got = _judged(check_id, fn, probe, hints)  # raises if fn itself is wrong
+                got = _judged(chk, fn)  # raises if fn itself is wrong
             print(
                 f"⚠ {probe.name} is right with correct helpers, but your {helper} fails its own check: {message}\n"
                 f"  Fix {helper} (its check above says how) before training."
@@ -337,9 +340,9 @@ def run_objective(
     _report(probe.name, len(got.values) + len(got.samples))
 
 
-def _judged(check_id: str, fn: Callable, probe: ObjectiveProbe, hints) -> Observation:
-    got = probe(fn)
-    judge(probe.name, got, expectations().get(check_id, probe), hints)
+def _judged(chk, fn: Callable) -> Observation:
+    got = chk.observe(fn)
+    chk.judge(got, expectations())
     return got
 
 
@@ -362,55 +365,82 @@ def _check_fresh_noise(name: str, noise: list[torch.Tensor], batch: int, z_dim: 
         )
 
 
-def _from_prior(model, codes: list[torch.Tensor]) -> bool:
-    """Whether the decoded codes look like draws from a Gaussian prior ``(1, Z)`` of the model rather than
-    from the posterior (mean and variance of ``(z - pm) / sqrt(pv)`` near 0 and 1)."""
-    try:
-        pm, pv = model.prior()
-    except Exception:  # a model without a Gaussian prior: nothing to compare with
+def _from_prior(pm: torch.Tensor | None, pv: torch.Tensor | None, codes: torch.Tensor) -> bool:
+    """Whether the decoded codes ``(N, Z)`` look like draws from the model's Gaussian prior ``(1, Z)``
+    rather than from the posterior (mean and variance of ``(z - pm) / sqrt(pv)`` near 0 and 1)."""
+    if pm is None or pv is None or pm.dim() != 2 or not codes.numel():
         return False
-    if pm.dim() != 2 or not codes:
-        return False
-    z_dim = pm.shape[-1]
-    e = torch.cat([((z.reshape(-1, z_dim) - pm) / pv.sqrt()).flatten() for z in codes]).double()
+    e = ((codes - pm.double()) / pv.double().sqrt()).flatten()
     return abs(e.mean().item()) < 0.1 and abs(e.var().item() - 1) < 0.15
 
 
-def standard_noise(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs: Observation) -> None:
-    """The codes an objective decodes must be ``z = m + sqrt(v) * eps`` with ``eps ~ N(0, I)``.
+#: The records' names of :func:`standard_noise` (``NOISE`` and its suffixes).
+NOISE = "decoded noise (z - m) / sqrt(v)"
+NOISE_LENGTHS, NOISE_SHAPE, NOISE_V = f"{NOISE}: lengths", f"{NOISE}: batch and Z", f"{NOISE}: posterior variances"
+NOISE_CODES, NOISE_PM, NOISE_PV = f"{NOISE}: codes", f"{NOISE}: prior mean", f"{NOISE}: prior variance"
 
-    A decoder tap records every ``z`` over ``probe.n_calls`` calls; ``(z - m) / sqrt(v)`` must have
-    mean 0 and variance 1 (checked within :data:`STANDARD_ERRORS` standard errors). Needs no
-    reference: it catches a sample with the wrong spread, the mean in place of a sample, and
-    shared noise, whatever the shape of the decoder's input (``(B, Z)``, ``(1, B, Z)``, ``(S * B, Z)``).
+
+def standard_noise(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs: Observation) -> None:
+    """Records the noise of the codes an objective decodes, for :func:`judge_noise`.
+
+    A decoder tap records every ``z`` over ``probe.n_calls`` calls; the records hold ``(z - m) / sqrt(v)``
+    of every batch of decoded codes of the encoder's shape ((B, Z), (1, B, Z), (S * B, Z), float64, flat),
+    the length of each, ``(B, Z)``, the posterior variances, every decoded code ``(N, Z)`` and the model's
+    Gaussian prior (if it has one), all that the verdict needs and nothing judged here.
     """
     model, x = inputs[0], inputs[1]
     args = probe.limit_args(*inputs)
     with torch.no_grad():
         qm, qv = model.encode(*((x, inputs[2]) if len(inputs) > 2 else (x,)))
-    noise = []
     with torch.random.fork_rng(), DecoderTap(model) as tap:
         torch.manual_seed(probe.seed + 1)
         for _ in range(probe.n_calls):
             probe._call(fn, args)
     batch, z_dim = qm.shape
+    noise, codes = [], []
     for z in batched(tap.inputs, batch):
-        z = z.detach()[..., :z_dim]
+        z = z.detach()[..., :z_dim].double()
         if z.numel() % (batch * z_dim) == 0:
-            noise.append(((z.reshape(-1, batch, z_dim) - qm) / qv.sqrt()).flatten())
+            noise.append(((z.reshape(-1, batch, z_dim) - qm.double()) / qv.double().sqrt()).flatten())
+        if z.numel() % z_dim == 0:
+            codes.append(z.reshape(-1, z_dim))
+    empty = torch.zeros(0, dtype=torch.float64)
+    obs.records[NOISE] = torch.cat(noise) if noise else empty
+    obs.records[NOISE_LENGTHS] = torch.tensor([e.numel() for e in noise], dtype=torch.int64)
+    obs.records[NOISE_SHAPE] = torch.tensor([batch, z_dim], dtype=torch.int64)
+    obs.records[NOISE_V] = qv.detach().double()
+    obs.records[NOISE_CODES] = torch.cat(codes) if codes else empty.reshape(0, z_dim)
+    try:
+        pm, pv = model.prior()
+        obs.records[NOISE_PM], obs.records[NOISE_PV] = pm.detach().double(), pv.detach().double()
+    except Exception:  # a model without a Gaussian prior: nothing to compare with
+        pass
+
+
+def judge_noise(name: str, obs: Observation) -> None:
+    """The codes an objective decodes must be ``z = m + sqrt(v) * eps`` with ``eps ~ N(0, I)``.
+
+    ``(z - m) / sqrt(v)`` (recorded by :func:`standard_noise`) must have mean 0 and variance 1 (within
+    :data:`STANDARD_ERRORS` standard errors) and differ between calls and between images. Needs no
+    reference: it catches a sample with the wrong spread, the mean in place of a sample, and shared noise,
+    whatever the shape of the decoder's input.
+    """
+    r = obs.records
+    batch, z_dim = (int(k) for k in r[NOISE_SHAPE].tolist())
+    noise = list(torch.split(r[NOISE], r[NOISE_LENGTHS].tolist())) if r[NOISE_LENGTHS].numel() else []
     if not noise:
         raise CheckFailed(
-            f"{probe.name} never decoded codes z of the encoder's shape {(batch, z_dim)}: decode the "
+            f"{name} never decoded codes z of the encoder's shape {(batch, z_dim)}: decode the "
             "sample z ~ q(z|x) with model.decode(z)."
         )
-    _check_fresh_noise(probe.name, noise, batch, z_dim)
-    e = torch.cat(noise).double()
+    _check_fresh_noise(name, noise, batch, z_dim)
+    e = r[NOISE].double()
     n, mean, var = e.numel(), e.mean().item(), e.var().item()
     if abs(mean) <= STANDARD_ERRORS / math.sqrt(n) and abs(var - 1) <= STANDARD_ERRORS * math.sqrt(2 / n):
         return
-    v = qv.double()
+    v = r[NOISE_V].double()
     hint = "Sample z = m + sqrt(v) * eps with eps ~ N(0, I) drawn afresh at every call."
-    if _from_prior(model, [z.detach()[..., :z_dim] for z in batched(tap.inputs, batch)]):
+    if _from_prior(r.get(NOISE_PM), r.get(NOISE_PV), r[NOISE_CODES].double()):
         hint = (
             "The codes are drawn from the prior p(z), not from the encoder's posterior q(z|x) = N(m, v): sample "
             "z = m + sqrt(v) * eps with the encoder's m and v."
@@ -422,6 +452,6 @@ def standard_noise(probe: ObjectiveProbe, fn: Callable, inputs: tuple, obs: Obse
     elif abs(var - (1 / v).mean().item()) < 0.1 * (1 / v).mean().item():
         hint = "The noise is not scaled: z = m + sqrt(v) * eps, not m + eps."
     raise CheckFailed(
-        f"{probe.name}: the codes it decodes are not draws from q(z|x): (z - m) / sqrt(v) has mean {mean:.3f} and "
+        f"{name}: the codes it decodes are not draws from q(z|x): (z - m) / sqrt(v) has mean {mean:.3f} and "
         f"variance {var:.3f} over {n} values, expected 0 and 1. {hint}"
     )

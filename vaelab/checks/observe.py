@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from .engine import STANDARD_ERRORS, CheckFailed, lost_precision
+from .inputs import current_offset
 
 #: The file a handout ships with the expected observations of every visible check.
 STORE = Path(__file__).with_name("expected.pt")
@@ -41,22 +42,28 @@ class Observation:
         samples: name -> ``(n,)`` float64 tensor, one value per call (compared by their means).
         inputs: a fingerprint of the probe's inputs, so that stored values are never compared with
             outputs on other inputs (another version of torch may draw other seeded numbers).
+        records: name -> tensor, raw material that a reference-free verdict judges on its own (draws,
+            decoded noise, decoder calls); never compared with the reference's records, which are
+            random too (:func:`first_difference` reads only ``values`` and ``samples``).
     """
 
     values: dict[str, torch.Tensor] = field(default_factory=dict)
     samples: dict[str, torch.Tensor] = field(default_factory=dict)
     inputs: str = ""
+    records: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def to_plain(self) -> dict:
         return {
             "values": {k: v.detach().cpu() for k, v in self.values.items()},
             "samples": {k: v.detach().cpu().double() for k, v in self.samples.items()},
             "inputs": self.inputs,
+            "records": {k: v.detach().cpu() for k, v in self.records.items()},
         }
 
     @classmethod
     def from_plain(cls, plain: dict) -> Observation:
-        return cls(dict(plain["values"]), dict(plain["samples"]), plain["inputs"])
+        # A store written before records existed has none.
+        return cls(dict(plain["values"]), dict(plain["samples"]), plain["inputs"], dict(plain.get("records", {})))
 
 
 def fingerprint(*tensors) -> str:
@@ -79,26 +86,36 @@ class Expectation:
 
 
 class LiveExpectations:
-    """Runs the probe on the reference and on the catalogue's mistakes (instructor's source)."""
+    """Runs the probe on the reference and on the catalogue's mistakes (instructor's source).
+
+    Cached by the check and the seed offset in force (:func:`vaelab.checks.inputs.offset`): the graded
+    inputs are not the visible ones. A probe with a ``screen(obs)`` (the reference-free verdict on its
+    records) leaves out the mistakes it fails, as when that verdict ran inside the probe.
+    """
 
     def __init__(self):
         from vaelab.reference.checks.visible import reference_and_mistakes
 
         self._source = reference_and_mistakes
-        self._cache: dict[str, Expectation] = {}
+        self._cache: dict[tuple[str, int], Expectation] = {}
 
     def get(self, check_id: str, probe: Callable[[Callable], Observation]) -> Expectation:
-        if check_id not in self._cache:
+        key = (check_id, current_offset())
+        if key not in self._cache:
             reference, mistakes = self._source(check_id)
             expected = probe(reference)
+            screen = getattr(probe, "screen", None)
             observed = []
             for message, impl in mistakes:
                 try:
-                    observed.append((message, probe(impl)))
+                    got = probe(impl)
+                    if screen is not None:
+                        screen(got)
                 except Exception:  # a mistake that crashes on these inputs cannot be told by its output
                     continue
-            self._cache[check_id] = Expectation(expected, observed)
-        return self._cache[check_id]
+                observed.append((message, got))
+            self._cache[key] = Expectation(expected, observed)
+        return self._cache[key]
 
 
 class StoredExpectations:

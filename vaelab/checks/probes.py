@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .engine import _g
+from .inputs import current_offset
 
 __all__ = [
     "TinyVariance",
@@ -60,11 +61,12 @@ class TinyVariance(_Wrapper):
 
 
 def seeded(build, seed: int = 0):
-    """``build()`` with torch's global generator seeded and float32 as the default dtype (a notebook
-    may have changed it), without changing the caller's random state or default dtype."""
+    """``build()`` with torch's global generator seeded (``seed`` plus the current
+    :func:`~vaelab.checks.inputs.offset`) and float32 as the default dtype (a notebook may have changed
+    it), without changing the caller's random state or default dtype."""
     previous = torch.get_default_dtype()
     with torch.random.fork_rng():
-        torch.manual_seed(seed)
+        torch.manual_seed(seed + current_offset())
         torch.set_default_dtype(torch.float32)
         try:
             return build()

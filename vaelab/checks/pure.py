@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from .engine import Case, CheckFailed, _call, _report
-from .observe import Observation, expectations, fingerprint, judge
+from .engine import Case, CheckFailed, _call
+from .observe import Observation, fingerprint
 
 GRADIENT = "gradient with respect to argument"
 HAS_GRADIENT = "the output has a gradient"
@@ -30,40 +30,59 @@ def _fresh(args: tuple, grad: bool) -> tuple:
     )
 
 
-def cases_probe(name: str, cases: Sequence[Case], wrap: Callable | None = None) -> Callable[[Callable], Observation]:
+class CasesProbe:
     """``probe(fn) -> Observation`` with the output of ``fn`` on each case, and its gradients.
 
-    ``wrap(fn)``, when given, is the form in which ``fn`` is called on the cases' arguments (for
-    example ``kl_cat`` as a function of logits, so that gradients flow through ``q`` and ``log q``).
+    ``cases`` is a list of :class:`~vaelab.checks.engine.Case` or a function that builds it, called
+    when the probe runs (so that the cases are drawn under the :func:`~vaelab.checks.inputs.offset`
+    in force then). ``wrap(fn)``, when given, is the form in which ``fn`` is called on the cases'
+    arguments (for example ``kl_cat`` as a function of logits, so that gradients flow through ``q``
+    and ``log q``).
     """
 
-    def probe(fn: Callable) -> Observation:
-        fn = wrap(fn) if wrap is not None else fn
+    def __init__(self, name: str, cases: Sequence[Case] | Callable[[], Sequence[Case]], wrap: Callable | None = None):
+        self.name, self._cases, self.wrap = name, cases, wrap
+
+    def cases(self) -> list[Case]:
+        return list(self._cases() if callable(self._cases) else self._cases)
+
+    def __call__(self, fn: Callable) -> Observation:
+        fn = self.wrap(fn) if self.wrap is not None else fn
+        cases = self.cases()
         tensors = [a for case in cases for a in case.args if isinstance(a, torch.Tensor)]
         obs = Observation(inputs=fingerprint(*tensors))
-        for case in cases:
-            args = _fresh(case.args, case.grad)
-            out = _call(fn, name, args)
-            if not isinstance(out, torch.Tensor):
-                raise CheckFailed(
-                    f"{name} on {case.description} returned {type(out).__name__}, expected a torch.Tensor."
-                )
-            obs.values[case.description] = out.detach()
-            inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
-            if not inputs:
-                continue
-            obs.values[f"{case.description}: {HAS_GRADIENT}"] = torch.tensor(float(out.requires_grad))
-            if not out.requires_grad:
-                continue
-            finite = torch.isfinite(out.detach())
-            grads = torch.autograd.grad((out * _weights(out))[finite].sum(), inputs, allow_unused=True)
-            for i, (a, g) in enumerate(zip(inputs, grads)):
-                obs.values[f"{case.description}: {GRADIENT} {i + 1}"] = (
-                    torch.zeros_like(a) if g is None else g
-                ).detach()
+        try:
+            for case in cases:
+                self._observe_case(fn, case, obs)
+        except CheckFailed as error:  # the function raised: name the usual shape mistakes too
+            raise CheckFailed(f"{error}{shape_hint(str(error))}") from None
         return obs
 
-    return probe
+    def _observe_case(self, fn: Callable, case: Case, obs: Observation) -> None:
+        args = _fresh(case.args, case.grad)
+        out = _call(fn, self.name, args)
+        if not isinstance(out, torch.Tensor):
+            raise CheckFailed(
+                f"{self.name} on {case.description} returned {type(out).__name__}, expected a torch.Tensor."
+            )
+        obs.values[case.description] = out.detach()
+        inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+        if not inputs:
+            return
+        obs.values[f"{case.description}: {HAS_GRADIENT}"] = torch.tensor(float(out.requires_grad))
+        if not out.requires_grad:
+            return
+        finite = torch.isfinite(out.detach())
+        grads = torch.autograd.grad((out * _weights(out))[finite].sum(), inputs, allow_unused=True)
+        for i, (a, g) in enumerate(zip(inputs, grads)):
+            obs.values[f"{case.description}: {GRADIENT} {i + 1}"] = (torch.zeros_like(a) if g is None else g).detach()
+
+
+def cases_probe(
+    name: str, cases: Sequence[Case] | Callable[[], Sequence[Case]], wrap: Callable | None = None
+) -> CasesProbe:
+    """The :class:`CasesProbe` of ``name`` on ``cases`` (a list, or a function that builds it)."""
+    return CasesProbe(name, cases, wrap)
 
 
 def _constant_ratio(got: torch.Tensor, want: torch.Tensor) -> float | None:
@@ -138,19 +157,28 @@ def shape_hint(message: str) -> str:
 def check_cases(
     check_id: str,
     fn: Callable,
-    cases: Sequence[Case],
+    cases: Sequence[Case] | Callable[[], Sequence[Case]],
     near_miss: str = "",
     wrap: Callable | None = None,
     otherwise: str = "",
 ) -> int:
     """Compare ``fn`` with the expected observation of ``check_id`` on ``cases``; print ✓ and return
     the number of cases, or raise :class:`CheckFailed` naming the likely mistake."""
-    name = check_id.split("/")[-1]
-    probe = cases_probe(name, cases, wrap)
-    try:
-        got = probe(fn)
-    except CheckFailed as error:
-        raise CheckFailed(f"{error}{shape_hint(str(error))}") from None
-    judge(name, got, expectations().get(check_id, probe), pure_hints(near_miss, otherwise))
-    _report(name, len(cases))
-    return len(cases)
+    from .graded import run_check
+
+    chk = cases_check(check_id, cases, near_miss, wrap, otherwise)
+    run_check(chk, fn)
+    return len(chk.observe.cases())
+
+
+def cases_check(
+    check_id: str,
+    cases: Sequence[Case] | Callable[[], Sequence[Case]],
+    near_miss: str = "",
+    wrap: Callable | None = None,
+    otherwise: str = "",
+):
+    """The :class:`~vaelab.checks.graded.Check` of a function of tensors: its cases and its hints."""
+    from .graded import Check
+
+    return Check(check_id, cases_probe(check_id.split("/")[-1], cases, wrap), pure_hints(near_miss, otherwise))

@@ -1,0 +1,168 @@
+"""Trusted judging: the test cells' observations, judged in the grader's process.
+
+A hidden test cell does not judge the answer in the student's kernel: it observes it on the grading
+inputs and sends the observation as plain data (`vaelab.checks.grading`, `vaelab.checks.wire`);
+`execute.GuardedExecute` keeps it out of the notebook and writes it to a file the sandbox cannot see.
+This module, in the grader's process, where the reference answers live, decodes each observation
+(bounded, typed: `wire.decode`) and judges it with the exercise's check (`vaelab.checks.graded`)
+against the expected observations of the chapter, computed once per batch (`record_expected`).
+
+A test cell passes only when every observation it sent is valid, is of its own exercise and is
+judged right; a cell that sent none fails. When an objective fails and a helper of its chapter that
+it may call fails its own test (`log_mean_exp` for the IWAE bound, say), the runner observes the
+notebook again with the helper's reference substituted (`wrong_helpers`, `again`): a mistake costs
+only its own function's points. That second run's sandbox holds the helpers' reference code (not
+the objective's), for a student who has already lost the helper's points; what it shows the
+student is one verdict per objective, with no number of its run.
+
+This is the only grading module that imports `vaelab`: it never runs student code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaelab.checks.engine import CheckFailed
+from vaelab.checks.graded import GRADING_OFFSET, check
+from vaelab.checks.grading import helpers_of
+from vaelab.checks.inputs import offset
+from vaelab.checks.observe import LiveExpectations, Observation, StoredExpectations
+from vaelab.checks.wire import BadObservation, decode
+
+from .files import read_regular
+from .report import Judgement
+
+#: How a hidden test cell names the exercise it observes.
+OBSERVE_CALL = re.compile(r"""\bobserve\(\s*["'](\d\d_[a-z]+/[a-z_]+)["']""")
+#: The largest observations file read (`execute.MAX_OBSERVATION_CHARS` per cell, a few cells).
+MAX_OBSERVATION_FILE = 512 << 20
+#: The longest message kept.
+MESSAGE_CHARS = 4000
+
+
+def observed_cells(cells) -> dict[str, str]:
+    """`{test cell's grade_id: check id}` of the cells of a source notebook that call `observe`."""
+    found = {}
+    for cell in cells:
+        grade_id = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        match = OBSERVE_CALL.search(cell.get("source", ""))
+        if cell.get("cell_type") == "code" and grade_id and match:
+            found[grade_id] = match.group(1)
+    return found
+
+
+def record_expected(check_ids: list[str], path: Path) -> None:
+    """Writes the expected observations (and the known mistakes') of `check_ids` on the grading
+    inputs to `path`, for the batch's workers (`StoredExpectations`)."""
+    live, plain = LiveExpectations(), {}
+    with offset(GRADING_OFFSET):
+        for check_id in check_ids:
+            graded = check(check_id)
+            if graded.verdict is not None:  # judged by its statistics alone
+                continue
+            expectation = live.get(check_id, graded.observe)
+            plain[check_id] = {
+                "expected": expectation.expected.to_plain(),
+                "mistakes": [(message, obs.to_plain()) for message, obs in expectation.mistakes],
+            }
+    torch.save(plain, path)
+
+
+@dataclass
+class Observed:
+    """One observation a test cell sent, decoded (`problem`: why it could not be)."""
+
+    check_id: str = ""
+    observation: Observation | None = None
+    calls: dict[str, int] | None = None
+    problem: str = ""
+
+
+def read_observations(path: Path) -> dict[str, list[Observed]]:
+    """The observations in the file `GuardedExecute` wrote, by test cell (bounded, no link followed)."""
+    found: dict[str, list[Observed]] = {}
+    if not path.exists():
+        return found
+    for line in read_regular(path, MAX_OBSERVATION_FILE).decode("utf-8").splitlines():
+        record = json.loads(line)  # written by the grader: {"cell": grade_id, "observation": ...}
+        data = record["observation"]
+        try:
+            if isinstance(data, dict) and "refused" in data:
+                raise BadObservation(str(data["refused"]))
+            observed = Observed(*decode(data))
+        except (BadObservation, RecursionError) as error:
+            observed = Observed(problem=str(error) or type(error).__name__)
+        found.setdefault(record["cell"], []).append(observed)
+    return found
+
+
+class Judge:
+    """Judges one chapter's observations against `expected` (a `StoredExpectations` file)."""
+
+    def __init__(self, expected: Path):
+        self.provider = StoredExpectations(expected)
+
+    def judge_all(self, observed: dict[str, list[Observed]], cells: dict[str, str]) -> list[Judgement]:
+        """A `Judgement` for every test cell of `cells` (`{grade_id: check id}`)."""
+        verdicts = [(grade_id, self.cell(check_id, observed.get(grade_id, []))) for grade_id, check_id in cells.items()]
+        return [Judgement(g, v is None, (v or "")[:MESSAGE_CHARS]) for g, v in verdicts]
+
+    def cell(self, check_id: str, sent: list[Observed]) -> str | None:
+        """None when every observation in `sent` is right, else the message of the first that is not."""
+        if not sent:
+            return "no observation of this test reached the grader: the cell did not finish"
+        for observed in sent:
+            if observed.problem:
+                return f"the grader could not read what this test sent ({observed.problem}): no points"
+            if observed.check_id != check_id:
+                return f"this test sent an observation of {observed.check_id}, not of {check_id}: no points"
+            message = self.one(check_id, observed.observation)
+            if message is not None:
+                return message
+        return None
+
+    def one(self, check_id: str, observation: Observation) -> str | None:
+        graded = check(check_id)
+        try:
+            with offset(GRADING_OFFSET):
+                graded.judge(observation, self.provider)
+        except CheckFailed as failure:
+            return str(failure)
+        except Exception as error:  # a check that cannot use the observation: the answer's fault, say so
+            cause = f"{type(error).__name__}: {error}"
+            return f"{graded.name}: the grader could not judge what the answer returned ({cause})"
+        return None
+
+
+def wrong_helpers(judgements: list[Judgement], cells: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """`{grade_id: helpers}` of the failed test cells whose exercise may call helpers of its
+    chapter (`grading.helpers_of`) that fail their own test in the same notebook: those cells are
+    observed again with correct helpers (`again`), so that a mistake costs only its own points."""
+    failed = {cells[j.grade_id].split("/")[1] for j in judgements if not j.passed}
+    found = {}
+    for j in judgements:
+        helpers = tuple(h for h in helpers_of(cells[j.grade_id]) if h in failed)
+        if not j.passed and helpers:
+            found[j.grade_id] = helpers
+    return found
+
+
+def again(first: list[Judgement], second: list[Judgement], helpers: dict[str, tuple[str, ...]]) -> list[Judgement]:
+    """The verdicts of a notebook observed twice: a cell that failed the first time and passes with
+    correct helpers (`second`) earns its points, with a message that names the helpers to fix."""
+    passed = {j.grade_id for j in second if j.passed}
+    merged = []
+    for j in first:
+        if j.grade_id in passed:
+            names = ", ".join(helpers[j.grade_id])
+            name = j.grade_id.removeprefix("test_")
+            note = f"{name} is right when it calls a correct {names}; yours fails its own test (see there)"
+            merged.append(Judgement(j.grade_id, True, note, restored=True))
+        else:
+            merged.append(j)
+    return merged
