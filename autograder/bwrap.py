@@ -9,7 +9,8 @@ its own, killed with the grader (`--die-with-parent`), and a file system made of
     FILES                                        read-only, the assignment's files (the launcher
                                                  copies them into WORK before the kernel starts)
     RUN                                          writable: the kernel's connection file and its
-                                                 Unix sockets, nothing else
+                                                 Unix sockets (on the grader's disk: watched by
+                                                 `autograder.diskwatch`)
     WORK (in RUN), /tmp, HOME                    private tmpfs of `size` bytes each: memory-backed,
                                                  capped, gone when the sandbox ends
 

@@ -144,7 +144,8 @@ def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, li
         finally:
             box.end()  # nothing of the sandbox runs any more when the log and the result are written
             write_atomic(log, _log(box, execution, course.log))
-    return Run(executed, execution, cells, page, box.held(), box.limit_notes())
+        reached = box.limit_notes()  # read while the sandbox's folder exists
+    return Run(executed, execution, cells, page, box.held(), reached)
 
 
 def _judgements(

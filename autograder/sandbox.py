@@ -12,7 +12,10 @@ assignment's files into the working folder and then `exec` the course's IPython 
   a pids cgroup, `RLIMIT_NPROC` inside bubblewrap's user namespace (it does not hold for root);
 - disk (`--disk-limit`): the working folder, /tmp, /dev/shm and HOME are tmpfs of that size
   (bubblewrap's `--size`), memory-backed, so their pages also count against the memory cgroup,
-  and `RLIMIT_FSIZE` caps each file;
+  and `RLIMIT_FSIZE` caps each file; RUN, the one folder of the grader's disk the kernel can write
+  (its sockets; with rlimits, its working folder too), is watched while the kernel runs
+  (`autograder.diskwatch`): beyond the disk limit or `MAX_RUN_FILES` entries, the whole sandbox is
+  stopped and the notes say why;
 - time: the wall clock (`autograder.execute`), and `RLIMIT_CPU` (the notebook's time limit plus
   a margin: SIGXCPU) per process;
 - nothing outlives the kernel: when it is shut down, every process left in its cgroup is killed
@@ -48,6 +51,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -62,6 +66,7 @@ from traitlets import Dict, Integer, List, Unicode
 
 from .bwrap import SANDBOX_HOME, bwrap_has_size, bwrap_prefix, bwrap_works
 from .cgroups import Cgroup, kill_marked
+from .diskwatch import DiskWatch
 from .files import REPO, files_digest
 
 #: The isolation levels, strongest first; `auto` picks the strongest that works here.
@@ -87,6 +92,10 @@ MAX_PROCESSES = 256
 ADDRESS_SPACE_FLOOR = 1 << 30
 #: The largest file a kernel may write (`RLIMIT_FSIZE`).
 FILE_SIZE_LIMIT = 1 << 30
+#: The most files and folders a kernel may leave in RUN, its folder on the grader's disk (`DiskWatch`).
+MAX_RUN_FILES = 10_000
+#: Where the sandbox notes why `DiskWatch` stopped it (in the sandbox's root, which it cannot see).
+DISK_NOTE = "disk-stopped.txt"
 
 #: The course library: the package that the notebooks import from the repository, a folder relative
 #: to it. A sandbox gets a copy of it without the reference answers (`INSTRUCTOR_ONLY`) of the
@@ -338,6 +347,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     disk_limit = Integer(DISK_LIMIT).tag(config=True)
     cgroup_procs = List(Unicode()).tag(config=True)
     marker = Unicode().tag(config=True)  # AUTOGRADER_SANDBOX in the kernel's environment
+    disk_note = Unicode().tag(config=True)  # where DiskWatch writes why it stopped the sandbox
     kernel_environment = Dict().tag(config=True)
 
     def __init__(self, **kwargs: Any):
@@ -353,6 +363,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.ip = str(run / "k")
         self.connection_file = str(run / "kernel.json")
         self._kernel_pid = 0
+        self._disk_watch: DiskWatch | None = None
 
     @property
     def kernel_spec(self) -> KernelSpec:
@@ -412,8 +423,21 @@ class SandboxedKernelManager(AsyncKernelManager):
             await super()._async_launch_kernel(command, **kw)
         process = getattr(getattr(self, "provisioner", None), "process", None)
         self._kernel_pid = getattr(process, "pid", 0) or 0
+        limit = self.disk_limit or DISK_LIMIT
+        self._disk_watch = DiskWatch(run, limit, MAX_RUN_FILES, self._disk_full).start()
+
+    def _disk_full(self, reason: str) -> None:
+        """`DiskWatch`'s call: notes why, then stops every process of the sandbox."""
+        if self.disk_note:
+            Path(self.disk_note).write_text(reason, encoding="utf-8")
+        self.end_leftovers()
+        if self._kernel_pid:  # without a cgroup, bubblewrap's PID namespace dies with its first process
+            with contextlib.suppress(OSError):
+                os.kill(self._kernel_pid, signal.SIGKILL)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        if self._disk_watch is not None:
+            self._disk_watch.stop()
         self.end_leftovers()
         await super()._async_cleanup_resources(restart=restart)
 
@@ -533,6 +557,8 @@ class Sandbox:
             if self.isolation == "bwrap" and bwrap_has_size()
             else f"working folder on the host disk, {gib(FILE_SIZE_LIMIT)} per file (RLIMIT_FSIZE)"
         )
+        disk += f"; the kernel's folder on the grader's disk watched: {gib(self.limits.disk or DISK_LIMIT)}, "
+        disk += f"{MAX_RUN_FILES} files"
         return f"memory: {memory}; {processes}; {disk}"
 
     def address_space(self) -> int:
@@ -556,6 +582,9 @@ class Sandbox:
                 f"memory: the sandbox reached its memory limit ({gib(self.limits.memory_limit)}, "
                 f"all processes together): {self.events['oom_kill']} process(es) killed"
             )
+        stopped = read_tail(self.root / DISK_NOTE, 1000)
+        if stopped:
+            notes.append(f"disk: the sandbox was stopped: {stopped}")
         if self.events.get("pids_max"):
             notes.append(
                 f"processes: the sandbox reached its limit of {self.limits.processes} processes and "
@@ -591,6 +620,7 @@ class Sandbox:
             "disk_limit": self.limits.disk,
             "cgroup_procs": [str(p) for p in self.cgroup.procs],
             "marker": self.marker,
+            "disk_note": str(self.root / DISK_NOTE),
         }
 
     def kernel_output(self) -> str:

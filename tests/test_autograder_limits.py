@@ -98,6 +98,24 @@ try:
 except OSError as error:
     print("files stopped at", made, error.strerror)
 """
+#: Fills RUN, the kernel's folder on the grader's disk (the parent of its working folder), with
+#: files of 16 MiB: only the disk watch can stop it (each file is under RLIMIT_FSIZE).
+RUN_FILL = """import os
+written = 0
+run = os.path.dirname(os.getcwd())
+for i in range(64):
+    with open(os.path.join(run, f"hog{i}"), "wb") as file:
+        file.write(b"x" * (16 << 20))
+    written += 16
+print("wrote", written, "MiB in RUN")
+"""
+RUN_FILES = """import os
+run = os.path.dirname(os.getcwd())
+os.mkdir(os.path.join(run, "many"))
+for made in range(100_000):
+    open(os.path.join(run, "many", str(made)), "w").close()
+print("made", made + 1, "files in RUN")
+"""
 #: Double-forks, leaves the session, becomes a new process (TOKEN in its command line) that
 #: keeps writing FORGED into every path it is given, for 20 s.
 DAEMON = """import os, sys
@@ -212,6 +230,8 @@ def limited(tmp_path_factory):
         "shm": FILL.format(path="/dev/shm/hog"),
         "disk": FILL.format(path="hog"),
         "files": MANY_FILES,
+        "rundisk": RUN_FILL,
+        "runfiles": RUN_FILES,
         "daemon": DAEMON.format(targets=_daemon_targets(out, "daemon") + _daemon_targets(out, "ref"), token=TOKEN),
         "link": LOG_TRAPS.format(trap='os.symlink("/etc/passwd", path); os.symlink("/dev/zero", path + ".z")'),
         "fifo": LOG_TRAPS.format(trap="os.mkfifo(path)"),
@@ -249,6 +269,21 @@ def test_filling_a_tmpfs_stops_at_its_size(limited, name):
     written = int(page.split("fill stopped after ")[1].split()[0])
     assert written <= 64  # --disk-limit 64M, not the host's disk
     assert not Path("/dev/shm/hog").exists()  # the sandbox's /dev/shm, not the machine's
+
+
+@needs_sandbox
+@pytest.mark.parametrize(
+    "name,reason", [("rundisk", "MiB in the kernel's folder"), ("runfiles", "more than 10000 files")]
+)
+def test_the_kernels_folder_on_the_grader_s_disk_is_watched(limited, name, reason):
+    row = limited["grades"][name, "00_toy"]
+    assert row["status"] == "crashed", row["message"]
+    assert "disk: the sandbox was stopped: " in row["message"] and reason in row["message"]
+    page = limited["pages"][name]
+    assert "wrote 1024 MiB" not in page and "made 100000 files" not in page
+    if name == "rundisk":
+        stopped = int(row["message"].split("disk: the sandbox was stopped: ")[1].split()[0])
+        assert stopped < 1024  # stopped long before the 1 GiB it tried to write
 
 
 @needs_sandbox
