@@ -93,7 +93,7 @@ def grade(submissions: Path, out: Path, jobs: int, solutions: Path) -> float:
 
 #: What the kernel reports after each cell: its CPU seconds so far (user + system).
 _KERNEL_CPU = "(lambda r: r.ru_utime + r.ru_stime)(__import__('resource').getrusage(0))"
-STAGES = ("kernel start", "setup cell", "training cells", "test cells", "other cells", "autograde", "feedback")
+STAGES = ("kernel start", "setup cell", "training cells", "test cells", "other cells", "autograde", "judge", "feedback")
 
 
 def _stage(cell) -> str:
@@ -108,9 +108,16 @@ def _stage(cell) -> str:
 @contextlib.contextmanager
 def _cpu_probes(seconds: dict):
     """Adds the CPU seconds of each stage of the notebooks graded inside to `seconds`."""
-    from autograder import course, execute
+    from autograder import course, execute, runner
 
-    run, execute_cell = course.Course._run, execute.GuardedExecute._execute
+    run, execute_cell, judgements = course.Course._run, execute.GuardedExecute._execute, runner._judgements
+
+    def timed_judgements(*args, **kwargs):
+        start = time.process_time()
+        try:
+            return judgements(*args, **kwargs)
+        finally:
+            seconds["judge"] = seconds.get("judge", 0.0) + time.process_time() - start
 
     def timed_run(self, converter, chapter, student):
         start = time.process_time()
@@ -132,11 +139,11 @@ def _cpu_probes(seconds: dict):
             spent = (self._silent(_KERNEL_CPU) or before) - before
             seconds[_stage(cell)] = seconds.get(_stage(cell), 0.0) + spent
 
-    course.Course._run, execute.GuardedExecute._execute = timed_run, timed_cell
+    course.Course._run, execute.GuardedExecute._execute, runner._judgements = timed_run, timed_cell, timed_judgements
     try:
         yield seconds
     finally:
-        course.Course._run, execute.GuardedExecute._execute = run, execute_cell
+        course.Course._run, execute.GuardedExecute._execute, runner._judgements = run, execute_cell, judgements
 
 
 @contextlib.contextmanager
@@ -170,7 +177,9 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> dict[str, dict[str
         chapters = write_class(tmp / "in", 1, solutions)
         options = grading.Options(isolation=sandbox.resolve("auto"))
         for name in chapters:
+            start = time.process_time()
             chapter = runner.prepare_chapter(solutions / f"{name}.ipynb", tmp / "work" / name)
+            table.setdefault("prepared once per batch", {})[name] = round(time.process_time() - start, 2)
             path = tmp / "in" / "student01" / f"{name}.ipynb"
             with _cpu_probes({}) as seconds:
                 start = time.perf_counter()
@@ -182,8 +191,11 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> dict[str, dict[str
             table[name]["total"] = round(sum(seconds.values()), 2)
             table[name]["wall"] = round(wall, 2)
             print(f"{name:10s} " + " ".join(f"{table[name][k]:7.2f}" for k in (*STAGES, "total", "wall")), flush=True)
-    table["all"] = {k: round(sum(row[k] for row in table.values()), 2) for k in (*STAGES, "total", "wall")}
+    rows = [row for name, row in table.items() if name in chapters]
+    table["all"] = {k: round(sum(row[k] for row in rows), 2) for k in (*STAGES, "total", "wall")}
     print(f"{'all':10s} " + " ".join(f"{table['all'][k]:7.2f}" for k in (*STAGES, "total", "wall")))
+    prepared = table["prepared once per batch"]
+    print("CPU s once per batch (nbgrader's course, the expected observations):", prepared)
     return table
 
 
