@@ -54,7 +54,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import notebooks, sandbox, similarity
+from . import library, notebooks, sandbox, similarity
 from . import result as results_io
 from .feedback import write_class_files
 from .files import REPO, UnsafeFile, digest, read_regular
@@ -84,7 +84,7 @@ def result_path(out: Path, submission: Submission) -> Path:
 def grader_digest() -> str:
     """The hash of what every grade depends on besides the submission and its source notebook:
     the course library and `GRADER_VERSION`."""
-    return sandbox.library_digest(REPO, GRADER_VERSION.encode())
+    return library.library_digest(REPO, GRADER_VERSION.encode())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,11 +36,11 @@ from nbclient import NotebookClient
 
 from . import notebooks
 from .files import REPO
-from .sandbox import library_digest
+from .library import library_digest
 
 
 def cache_key(solution: Path, fast: bool, instructor: bool = False) -> str:
-    """A hash of the source notebook, of the course library (`sandbox.library_digest`), of the fast
+    """A hash of the source notebook, of the course library (`library.library_digest`), of the fast
     flag and of the edition."""
     edition = b"instructor" if instructor else b"student"
     return library_digest(REPO, f"fast={fast}".encode(), edition, solution.read_bytes())

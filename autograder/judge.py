@@ -139,16 +139,26 @@ class Judge:
         return None
 
 
-def wrong_helpers(judgements: list[Judgement], cells: dict[str, str]) -> dict[str, tuple[str, ...]]:
-    """`{grade_id: helpers}` of the failed test cells whose exercise may call helpers of its
-    chapter (`grading.helpers_of`) that fail their own test in the same notebook: those cells are
-    observed again with correct helpers (`again`), so that a mistake costs only its own points."""
+def wrong_helpers(
+    judgements: list[Judgement], cells: dict[str, str], observed: dict[str, list[Observed]], unwritten: set[str]
+) -> dict[str, tuple[str, ...]]:
+    """`{grade_id: helpers}` of the failed test cells whose exercise calls helpers of its chapter
+    (`grading.helpers_of`) that fail their own test in the same notebook: those cells are observed
+    again with correct helpers (`again`), so that a mistake costs only its own points. Left out: an
+    exercise still unwritten (`unwritten`: its answer cell is the stub), and one whose observations
+    show it never called the failing helpers (its failure is its own). An exercise that sent no
+    observation (it raised, maybe inside a helper) is observed again."""
     failed = {cells[j.grade_id].split("/")[1] for j in judgements if not j.passed}
     found = {}
     for j in judgements:
+        name = cells[j.grade_id].split("/")[1]
         helpers = tuple(h for h in helpers_of(cells[j.grade_id]) if h in failed)
-        if not j.passed and helpers:
-            found[j.grade_id] = helpers
+        if j.passed or not helpers or name in unwritten:
+            continue
+        sent = [o for o in observed.get(j.grade_id, []) if o.calls is not None]
+        if sent and not any(o.calls.get(h) for o in sent for h in helpers):
+            continue
+        found[j.grade_id] = helpers
     return found
 
 

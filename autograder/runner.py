@@ -155,7 +155,7 @@ def _judgements(
     chapter fail their own tests are observed again with correct helpers (`judge.wrong_helpers`)."""
     judge = Judge(chapter.expected)
     judgements = judge.judge_all(observed, chapter.observed)
-    helpers = wrong_helpers(judgements, chapter.observed)
+    helpers = wrong_helpers(judgements, chapter.observed, observed, notebooks.unwritten(submitted))
     if not helpers:
         return judgements
     names = tuple(sorted({h for found in helpers.values() for h in found}))

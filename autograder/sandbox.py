@@ -26,7 +26,7 @@ assignment's files into the working folder and then `exec` the course's IPython 
 When bubblewrap (`bwrap`) works on the machine, the kernel also runs in a sandbox of its own
 (`isolation` = `"bwrap"`, `autograder.bwrap`): no network, no file of the machine but the system,
 Python, the course library (LIB, read-only: `vaelab` without the reference answers of the graded
-chapter and of the later ones, `sandbox_files`), the assignment's files (without the notebook
+chapter and of the later ones, `library.sandbox_files`), the assignment's files (without the notebook
 being graded: nbgrader's copy holds the hidden test cells) and RUN, the folder of its connection
 file and Unix sockets (ZeroMQ `ipc`: it has no network). Interrupts go through the control
 channel (`interrupt_mode = "message"`), since signals do not cross the sandbox. The environment
@@ -41,12 +41,11 @@ work it refuses (`resolve`). What held is recorded for every run (`Sandbox.held`
 One submission's sandbox is a `Sandbox`: its folders (LIB, FILES, RUN), its cgroup, its limits,
 the settings of its kernel manager (`kernel_settings`), what the kernel printed (read back with
 bounded, no-follow reads: `read_tail`), and whether the library changed while it ran
-(`library_digest`, the one hash of the library: the results' hash uses it too).
+(`library.library_digest`, the one hash of the library: the results' hash uses it too).
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import os
 import re
@@ -67,7 +66,8 @@ from traitlets import Dict, Integer, List, Unicode
 from .bwrap import SANDBOX_HOME, bwrap_has_size, bwrap_prefix, bwrap_works
 from .cgroups import Cgroup, kill_marked
 from .diskwatch import DiskWatch
-from .files import REPO, files_digest
+from .files import files_digest
+from .library import copy_library, make_writable
 
 #: The isolation levels, strongest first; `auto` picks the strongest that works here.
 ISOLATIONS = ("bwrap", "rlimits")
@@ -96,58 +96,6 @@ FILE_SIZE_LIMIT = 1 << 30
 MAX_RUN_FILES = 10_000
 #: Where the sandbox notes why `DiskWatch` stopped it (in the sandbox's root, which it cannot see).
 DISK_NOTE = "disk-stopped.txt"
-
-#: The course library: the package that the notebooks import from the repository, a folder relative
-#: to it. A sandbox gets a copy of it without the reference answers (`INSTRUCTOR_ONLY`) of the
-#: chapter it grades and of the chapters after it (`sandbox_files`); the grader judges the
-#: observations outside (`autograder.judge`). A result's hash covers the whole library
-#: (`library_digest`).
-LIBRARY = ("vaelab",)
-#: The reference answers and their full checks: never in a sandbox, but the modules
-#: `vaelab/reference/chNN.py` of the chapters before the graded one (the notebooks build on them,
-#: as a handout's `--solved` chapters).
-INSTRUCTOR_ONLY = "vaelab/reference"
-#: The sandbox's `vaelab/reference/__init__.py`: earlier chapters' answers by their flat names, and
-#: a function that refuses to run for any other name (an answer that calls the reference of its own
-#: exercise earns nothing, and says why).
-REFERENCE_STUB = """\
-\"\"\"vaelab's reference answers, in the grader's sandbox: only the chapters before the graded one.\"\"\"
-
-import importlib
-import pkgutil
-
-_PREFIXES = {"vae_": "01", "gmvae_": "02", "ssvae_": "04", "fsvae_": "05"}
-
-
-def _earlier(name):
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        for prefix, chapter in _PREFIXES.items():
-            if name.startswith(prefix) and info.name == f"ch{chapter}":
-                return getattr(module, name[len(prefix):], None)
-        if not any(name.startswith(prefix) for prefix in _PREFIXES) and hasattr(module, name):
-            return getattr(module, name)
-    return None
-
-
-def __getattr__(name):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    found = _earlier(name)
-    if found is not None:
-        return found
-
-    def refused(*args, **kwargs):
-        raise RuntimeError(
-            f"{name} calls vaelab's reference implementation (vaelab.reference.{name}). The exercise is to "
-            "write it yourself, so this answer earns no points for this function."
-        )
-
-    refused.__name__ = name
-    return refused
-"""
-#: Files of the library that are not part of it (caches).
-NOT_LIBRARY = ("__pycache__", ".pyc")
 
 #: CPU seconds a kernel gets beyond the notebook's time limit (start-up, imports): `RLIMIT_CPU`
 #: is a backstop for the wall clock, which `autograder.execute` enforces.
@@ -213,85 +161,6 @@ def resolve(isolation: str = "auto") -> str:
             "pass --isolation rlimits"
         )
     return "bwrap" if isolation == "auto" else isolation
-
-
-def library_files(root: Path = REPO) -> list[Path]:
-    """The files of the course library (`LIBRARY`) under `root` (the repository, or a sandbox's
-    LIB), caches left out, sorted."""
-    return sorted(
-        p
-        for folder in LIBRARY
-        for p in (root / folder).rglob("*")
-        if p.is_file() and not any(part.endswith(NOT_LIBRARY) for part in p.parts)
-    )
-
-
-def sandbox_files(chapter: str | None, root: Path = REPO) -> list[Path]:
-    """The files of the library that a sandbox grading `chapter` gets: all but `INSTRUCTOR_ONLY`,
-    except the reference modules of the chapters before it (`None`: the whole library, for a
-    kernel outside grading, such as the instructor's self-check)."""
-    if chapter is None:
-        return library_files(root)
-    earlier = {f"ch{n:02d}.py" for n in range(1, int(chapter[:2]))}
-    reference = root / INSTRUCTOR_ONLY
-    return [
-        p
-        for p in library_files(root)
-        if not p.is_relative_to(reference) or (p.parent == reference and p.name in earlier)
-    ]
-
-
-def library_digest(root: Path = REPO, *salt: bytes) -> str:
-    """The hash of the course library under `root` (and of `salt`): what the results' hashes
-    cover, and how a sandbox sees whether the library changed while a kernel ran."""
-    return files_digest(root, library_files(root), *salt)
-
-
-def substitutes_source(chapter: str, names: tuple[str, ...]) -> str:
-    """The module `vaelab.reference.substitutes`: the reference functions `names` of `chapter`
-    alone (with their module's imports), for a second run that observes an objective with correct
-    helpers (`autograder.judge.wrong_helpers`). Never the objective's own reference."""
-    source = (REPO / INSTRUCTOR_ONLY / f"ch{chapter[:2]}.py").read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    kept = [
-        node
-        for node in tree.body
-        if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.FunctionDef) and node.name in names)
-    ]
-    found = {node.name for node in kept if isinstance(node, ast.FunctionDef)}
-    if found != set(names):
-        raise ValueError(f"no reference function {sorted(set(names) - found)} in chapter {chapter}")
-    header = f'"""The reference helpers {", ".join(names)} of {chapter}, for observing an objective with them."""\n\n'
-    return header + "\n\n\n".join(ast.get_source_segment(source, node) or "" for node in kept) + "\n"
-
-
-def copy_library(dest: Path, chapter: str | None = None, substitutes: tuple[str, ...] = ()) -> Path:
-    """Copies the library that a sandbox grading `chapter` gets (`sandbox_files`) to `dest`, with
-    `REFERENCE_STUB` as its `vaelab/reference/__init__.py` when it grades (and the reference
-    helpers `substitutes`, see `substitutes_source`), and makes it read-only; returns `dest`."""
-    for path in sandbox_files(chapter):
-        target = dest / path.relative_to(REPO)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-    if chapter is not None:
-        stub = dest / INSTRUCTOR_ONLY / "__init__.py"
-        stub.parent.mkdir(parents=True, exist_ok=True)
-        stub.write_text(REFERENCE_STUB, encoding="utf-8")
-        if substitutes:
-            module = substitutes_source(chapter, substitutes)
-            (dest / INSTRUCTOR_ONLY / "substitutes.py").write_text(module, encoding="utf-8")
-    for path in sorted(dest.rglob("*"), reverse=True):
-        path.chmod(0o555 if path.is_dir() else 0o444)
-    dest.chmod(0o555)
-    return dest
-
-
-def make_writable(root: Path) -> None:
-    """Undoes `copy_library`'s read-only modes so that the folder can be deleted."""
-    if root.exists():
-        for path in [root, *root.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def cpu_limit(notebook_timeout: int) -> int:

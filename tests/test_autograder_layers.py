@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 JUDGES = ("judge",)
 ROWS = [
     ("files", "inputs", "notebooks", "report", "result", "guard"),
-    ("sandbox", "bwrap", "cgroups", "diskwatch"),
+    ("sandbox", "bwrap", "cgroups", "diskwatch", "library"),
     ("execute", "course"),
     ("preflight", "classify", "feedback", "gradebook", "similarity", "judge"),
     ("runner",),

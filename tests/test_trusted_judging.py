@@ -1,5 +1,5 @@
 """Trusted judging, without a kernel: what crosses from the sandbox (`vaelab.checks.wire`), what the
-sandbox holds (`autograder.sandbox.sandbox_files`), and the grader's judge (`autograder.judge`).
+sandbox holds (`autograder.library.sandbox_files`), and the grader's judge (`autograder.judge`).
 
 The end-to-end attacks (forged, missing and foreign observations in a graded notebook) are in
 `tests/test_autograder_sandbox.py`, with the other defences of the grader.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import judge, sandbox
+from autograder import judge, library
 from autograder.execute import OBSERVATION
 from vaelab import reference
 from vaelab.chapters import EXERCISES
@@ -117,7 +117,7 @@ def test_too_much_data_is_refused_before_it_is_decoded(monkeypatch):
 
 @pytest.mark.parametrize("chapter", list(EXERCISES))
 def test_a_sandbox_holds_no_reference_of_its_chapter_nor_of_later_ones(chapter):
-    files = [p.relative_to(REPO).as_posix() for p in sandbox.sandbox_files(chapter)]
+    files = [p.relative_to(REPO).as_posix() for p in library.sandbox_files(chapter)]
     number = int(chapter[:2])
     shipped = sorted(p for p in files if p.startswith("vaelab/reference/"))
     assert shipped == [f"vaelab/reference/ch{n:02d}.py" for n in range(1, number)]
@@ -134,7 +134,7 @@ def _run_in_library(lib: Path, code: str) -> str:
 
 
 def test_in_a_sandbox_the_reference_of_the_chapter_refuses_and_earlier_chapters_work(tmp_path):
-    lib = sandbox.copy_library(tmp_path / "lib", "02_gmvae")
+    lib = library.copy_library(tmp_path / "lib", "02_gmvae")
     try:
         printed = _run_in_library(
             lib,
@@ -149,7 +149,7 @@ def test_in_a_sandbox_the_reference_of_the_chapter_refuses_and_earlier_chapters_
             "print(importlib.util.find_spec('vaelab.reference.ch02'), vaelab.__file__.startswith(os.getcwd()))\n",
         )
     finally:
-        sandbox.make_writable(lib)
+        library.make_writable(lib)
     lines = printed.splitlines()
     assert float(lines[0]) == 0.0 and abs(float(lines[1]) + 1.8378770664) < 1e-6
     assert lines[2].startswith("gmvae_negative_elbo_bound calls vaelab's reference implementation")
@@ -310,7 +310,7 @@ def second_run(monkeypatch):
     def provide(chapter: str, names: tuple[str, ...]) -> None:
         module = types.ModuleType("vaelab.reference.substitutes")
         module.__package__ = "vaelab.reference"
-        exec(sandbox.substitutes_source(chapter, names), module.__dict__)
+        exec(library.substitutes_source(chapter, names), module.__dict__)
         monkeypatch.setitem(sys.modules, "vaelab.reference.substitutes", module)
         monkeypatch.setenv(SUBSTITUTES, ",".join(names))
 
@@ -318,8 +318,9 @@ def second_run(monkeypatch):
 
 
 def _graded_twice(expected: Path, notebook: dict, second_run) -> list:
-    first = judge.Judge(expected).judge_all(_chapter3(notebook), CHAPTER3)
-    helpers = judge.wrong_helpers(first, CHAPTER3)
+    sent = _chapter3(notebook)
+    first = judge.Judge(expected).judge_all(sent, CHAPTER3)
+    helpers = judge.wrong_helpers(first, CHAPTER3, sent, set())
     if not helpers:
         return first
     second_run("03_iwae", tuple(sorted({h for found in helpers.values() for h in found})))
@@ -344,15 +345,26 @@ def test_a_wrong_objective_stays_wrong_with_correct_helpers(iwae_expected, secon
 
 
 def test_with_right_helpers_there_is_no_second_run(iwae_expected):
-    first = judge.Judge(iwae_expected).judge_all(_chapter3(_notebook(reference.log_mean_exp)), CHAPTER3)
-    assert all(j.passed for j in first) and judge.wrong_helpers(first, CHAPTER3) == {}
+    sent = _chapter3(_notebook(reference.log_mean_exp))
+    first = judge.Judge(iwae_expected).judge_all(sent, CHAPTER3)
+    assert all(j.passed for j in first) and judge.wrong_helpers(first, CHAPTER3, sent, set()) == {}
+
+
+def test_no_second_run_for_an_unwritten_objective_or_one_that_never_calls_the_helper(iwae_expected):
+    failed = [judge.Judgement(grade_id, False, "wrong") for grade_id in CHAPTER3]
+    assert judge.wrong_helpers(failed, CHAPTER3, {}, {"negative_iwae_bound"}) == {}
+    assert judge.wrong_helpers(failed, CHAPTER3, {}, set()) == {"test_negative_iwae_bound": ("log_mean_exp",)}
+    never = {"test_negative_iwae_bound": [judge.Observed("03_iwae/negative_iwae_bound", None, {"duplicate": 2})]}
+    assert judge.wrong_helpers(failed, CHAPTER3, never, set()) == {}
+    called = {"test_negative_iwae_bound": [judge.Observed("03_iwae/negative_iwae_bound", None, {"log_mean_exp": 1})]}
+    assert judge.wrong_helpers(failed, CHAPTER3, called, set()) == {"test_negative_iwae_bound": ("log_mean_exp",)}
 
 
 def test_the_second_runs_library_holds_the_helpers_and_not_the_objective():
-    source = sandbox.substitutes_source("03_iwae", ("log_mean_exp",))
+    source = library.substitutes_source("03_iwae", ("log_mean_exp",))
     namespace = {"__name__": "vaelab.reference.substitutes", "__package__": "vaelab.reference"}
     exec(source, namespace)
     assert "log_mean_exp" in namespace
     assert "negative_iwae_bound" not in namespace and "duplicate" not in namespace
     with pytest.raises(ValueError):
-        sandbox.substitutes_source("03_iwae", ("no_such_function",))
+        library.substitutes_source("03_iwae", ("no_such_function",))
