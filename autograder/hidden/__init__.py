@@ -1,9 +1,11 @@
-"""Hidden tests of the autograder, one module per chapter.
+"""Full checks of every exercise, one module per chapter, judging an answer in one process.
 
-The hidden test cells of ``solutions/NN_name.ipynb`` call ``autograder.hidden.chNN.test_<function>``.
-Each test checks the answer against ``vaelab``'s reference on many inputs through
-:func:`vaelab.reference.checks.check_against_reference` and the chapter's statistical checks, and raises
-``AssertionError`` with a message that names the likely mistake.
+No grade depends on them: grading observes the answers in the sandbox and judges the observations
+outside it (``vaelab.checks.grading``, ``autograder.judge``). The test suite runs these checks over
+the corpus of student answers (``tests/test_corpus.py``) next to the graded checks, as a second
+opinion with more inputs. Each ``test_<function>`` checks the answer against ``vaelab``'s reference
+on many inputs through :func:`vaelab.reference.checks.check_against_reference` and the chapter's
+statistical checks, and raises ``AssertionError`` with a message that names the likely mistake.
 
 Every ``test_<function>`` is wrapped by :func:`judged` (each chapter module ends with
 ``judge_all(globals())``): a failure reaches the notebook as one ``AssertionError`` whose traceback
