@@ -366,6 +366,13 @@ class GuardedExecute(Execute):
             cell.outputs.append(error_output(DEAD_KERNEL, f"the kernel died while running this cell: {how}"))
             self._stopped = (DEAD_KERNEL, "not run, the kernel had died")
             return False
+        except RecursionError:  # a message nested deeper than json can decode: the kernel's doing, stop it
+            how = "it sent a message nested too deeply for the grader to read, and was shut down"
+            self.report.kernel_death = KernelDeath(label, None, None, how)
+            cell.outputs.append(error_output(DEAD_KERNEL, f"the kernel was stopped while running this cell: {how}"))
+            self._kill()
+            self._stopped = (DEAD_KERNEL, "not run, the kernel had to be shut down")
+            return False
         except CellTimeoutError:  # the kernel ignored the interrupt after a timeout: stop it
             cell.outputs.append(
                 error_output(

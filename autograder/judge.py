@@ -95,8 +95,10 @@ def read_observations(path: Path) -> dict[str, list[Observed]]:
             if isinstance(data, dict) and "refused" in data:
                 raise BadObservation(str(data["refused"]))
             observed = Observed(*decode(data))
-        except (BadObservation, RecursionError) as error:
-            observed = Observed(problem=str(error) or type(error).__name__)
+        except BadObservation as error:
+            observed = Observed(problem=str(error))
+        except Exception as error:  # anything decode did not foresee is this cell's failure, never the batch's
+            observed = Observed(problem=f"{type(error).__name__}: {str(error)[:200]}")
         found.setdefault(record["cell"], []).append(observed)
     return found
 
@@ -160,6 +162,16 @@ def wrong_helpers(
             continue
         found[j.grade_id] = helpers
     return found
+
+
+def second_runs(helpers: dict[str, tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:
+    """The second runs to make: `{reference helpers: the cells judged in that run}`. A cell is judged
+    only in a run that provides its own failing helpers, which come before it in the chapter, so no
+    run holds the reference of a cell it judges."""
+    runs: dict[tuple[str, ...], list[str]] = {}
+    for grade_id, names in helpers.items():
+        runs.setdefault(tuple(sorted(names)), []).append(grade_id)
+    return runs
 
 
 def again(first: list[Judgement], second: list[Judgement], helpers: dict[str, tuple[str, ...]]) -> list[Judgement]:

@@ -24,7 +24,7 @@ from nbgrader import utils as nbgrader_utils
 from . import notebooks, report
 from .course import Course
 from .files import digest, write_atomic
-from .judge import Judge, again, observed_cells, read_observations, record_expected, wrong_helpers
+from .judge import Judge, again, observed_cells, read_observations, record_expected, second_runs, wrong_helpers
 from .preflight import answer_ids, drop_duplicate_ids
 from .report import ExecutionReport, Judgement
 from .result import CellScore
@@ -156,12 +156,11 @@ def _judgements(
     judge = Judge(chapter.expected)
     judgements = judge.judge_all(observed, chapter.observed)
     helpers = wrong_helpers(judgements, chapter.observed, observed, notebooks.unwritten(submitted))
-    if not helpers:
-        return judgements
-    names = tuple(sorted({h for found in helpers.values() for h in found}))
-    second = observe_again(submitted, chapter, isolation, limits, names)
-    cells = {grade_id: chapter.observed[grade_id] for grade_id in helpers}
-    return again(judgements, judge.judge_all(second, cells), helpers)
+    for names, judged in second_runs(helpers).items():
+        second = observe_again(submitted, chapter, isolation, limits, names)
+        cells = {grade_id: chapter.observed[grade_id] for grade_id in judged}
+        judgements = again(judgements, judge.judge_all(second, cells), helpers)
+    return judgements
 
 
 def observe_again(

@@ -203,6 +203,28 @@ CALL_REFERENCE = """from vaelab.reference import kl_normal as _kl_normal
 def kl_normal(qm, qv, pm, pv):
     return _kl_normal(qm, qv, pm, pv)
 """
+#: An observation the judge cannot build an array from (no data, dimensions beyond any tensor).
+HUGE_DIMENSIONS = """from IPython.display import publish_display_data
+
+def kl_normal(qm, qv, pm, pv):
+    array = {"dtype": "float32", "shape": [0, 2**62, 2**62], "data": ""}
+    tensors = {"values": {"x": array}, "samples": {}, "records": {}}
+    observation = {"version": 1, "check": "01_vae/kl_normal", "inputs": "", "calls": {}, "tensors": tensors}
+    publish_display_data({"application/vnd.vaelab.observation+json": observation})
+    return (qm - pm).sum(-1)  # wrong
+"""
+#: A display message nested deeper than the grader's JSON decoder goes: the kernel is stopped.
+NESTED = (
+    """import sys
+from IPython.display import publish_display_data
+sys.setrecursionlimit(200000)
+deep = []
+for _ in range(50000):
+    deep = [deep]
+publish_display_data({"application/json": deep})
+"""
+    + WRONG_KL
+)
 ATTACKS = {
     "before": ("kl_normal", PATCH_BEFORE),
     "fake": ("kl_normal", FAKE_PACKAGE),
@@ -210,6 +232,8 @@ ATTACKS = {
     "others": ("kl_normal", SEND_OTHERS),
     "reader": ("kl_normal", READ_REFERENCE),
     "caller": ("kl_normal", CALL_REFERENCE),
+    "huge": ("kl_normal", HUGE_DIMENSIONS),
+    "nested": ("kl_normal", NESTED),
 }
 POINTS = {"log_normal": "2", "kl_normal": "3"}
 
@@ -237,7 +261,8 @@ def test_the_judge_passes_correct_answers(guarded):
 def test_an_attack_earns_nothing_for_its_function_and_the_rest_is_graded(guarded, student):
     grades, cells, _ = guarded
     attacked, _ = ATTACKS[student]
-    assert grades[student, GUARDED_CHAPTER]["status"] == "graded"
+    # the nested message stops the kernel in kl_normal's cell: the cells before it still count
+    assert grades[student, GUARDED_CHAPTER]["status"] == ("crashed" if student == "nested" else "graded")
     for function, points in POINTS.items():
         score = cells[student, GUARDED_CHAPTER, f"test_{function}"]["score"]
         assert score == ("0" if function == attacked else points), (function, grades[student, GUARDED_CHAPTER])
@@ -278,6 +303,13 @@ def test_the_sandbox_holds_neither_the_reference_nor_the_tests_nor_expected_valu
     assert "stored expected values: []" in page
     if sandbox.bwrap_works():  # with --isolation rlimits the grader's own files are not hidden
         assert "hidden tests: None" in page
+
+
+def test_a_message_the_grader_cannot_read_stops_only_that_notebook(guarded):
+    grades, _, out = guarded
+    assert "nested too deeply for the grader to read" in grades["nested", GUARDED_CHAPTER]["message"]
+    page = testing.feedback(out, "huge", GUARDED_CHAPTER)
+    assert "the grader could not read what this test sent (an array shape" in page
 
 
 def test_calling_the_reference_is_refused_and_says_why(guarded):

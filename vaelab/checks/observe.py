@@ -196,10 +196,19 @@ def values_match(got: torch.Tensor, want: torch.Tensor, scale: float = 1.0, nan_
     return bool((torch.isclose(g, w, rtol=rtol, atol=atol, equal_nan=nan_matches) | same_inf).all())
 
 
+def standard_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    """The standard error of the difference of the means of two sets of draws, both of the spread of
+    ``want`` (the reference's): a right answer draws from the same distribution, and an answer whose
+    own draws are noisier must not widen the test it is judged by."""
+    spread = want.double().var().item()
+    return math.sqrt(spread / len(got) + spread / len(want))
+
+
 def samples_match(got: torch.Tensor, want: torch.Tensor) -> bool:
-    """Whether two sets of draws have the same mean, within :data:`STANDARD_ERRORS` standard errors."""
+    """Whether two sets of draws have the same mean, within :data:`STANDARD_ERRORS` standard errors
+    (:func:`standard_error`)."""
     g, w = got.double(), want.double()
-    se = math.sqrt(g.var().item() / len(g) + w.var().item() / len(w)) + 1e-9 * (1 + abs(w.mean().item()))
+    se = standard_error(g, w) + 1e-9 * (1 + abs(w.mean().item()))
     return abs(g.mean().item() - w.mean().item()) <= STANDARD_ERRORS * se
 
 
@@ -235,7 +244,7 @@ def _describe_difference(got: Observation, want: Observation, name: str) -> str:
         g, w = got.samples.get(name), want.samples[name]
         if g is None:
             return f"{name} is missing"
-        se = math.sqrt(g.var().item() / len(g) + w.var().item() / len(w))
+        se = standard_error(g, w)
         mean, expected = g.mean().item(), w.mean().item()
         return f"{name} averages {mean:.5g} over {len(g)} calls, expected about {expected:.5g} (±{se:.2g})"
     g, w = got.values.get(name), want.values[name]

@@ -46,6 +46,7 @@ DTYPES = {
 MAX_BYTES = 48 << 20
 MAX_ARRAYS = 4000
 MAX_DIMS = 8
+MAX_SIZE = 1 << 26  # of one dimension: an empty array of huge dimensions is no array
 MAX_NAME = 400
 CHECK_ID = re.compile(r"^\d\d_[a-z]+/[a-z_]+$")
 
@@ -99,7 +100,7 @@ def _decode_tensor(item, budget: list[int]) -> torch.Tensor:
     _require(
         isinstance(shape, list)
         and len(shape) <= MAX_DIMS
-        and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n for n in shape),
+        and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_SIZE for n in shape),
         "an array shape that is not a short list of sizes",
     )
     data = item["data"]
