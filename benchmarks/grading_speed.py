@@ -162,8 +162,10 @@ def _figures_drawn(draw: bool):
         runner.GRADING_ENVIRONMENT.update(saved)
 
 
-def breakdown(solutions: Path, draw_figures: bool = False) -> dict[str, dict[str, float]]:
-    """CPU seconds per stage (`STAGES`) of grading one submission of each chapter, in this process.
+def breakdown(solutions: Path, draw_figures: bool = False) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """CPU seconds per stage (`STAGES`) of grading one submission of each chapter, in this process,
+    and the CPU seconds of preparing each chapter (once per batch: its nbgrader course and the
+    expected observations of its checks).
 
     `draw_figures`: the kernels render figures to PNG as outside grading (`VAELAB_GRADING_FIGURES=1`,
     see `vaelab.figures_rendered`), to measure what not drawing them saves."""
@@ -171,7 +173,7 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> dict[str, dict[str
     from autograder import runner, sandbox
     from autograder.inputs import Submission
 
-    table = {}
+    table, prepared = {}, {}
     with tempfile.TemporaryDirectory(prefix="grading-breakdown-") as tmp, _figures_drawn(draw_figures):
         tmp = Path(tmp)
         chapters = write_class(tmp / "in", 1, solutions)
@@ -179,7 +181,7 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> dict[str, dict[str
         for name in chapters:
             start = time.process_time()
             chapter = runner.prepare_chapter(solutions / f"{name}.ipynb", tmp / "work" / name)
-            table.setdefault("prepared once per batch", {})[name] = round(time.process_time() - start, 2)
+            prepared[name] = round(time.process_time() - start, 2)
             path = tmp / "in" / "student01" / f"{name}.ipynb"
             with _cpu_probes({}) as seconds:
                 start = time.perf_counter()
@@ -191,12 +193,10 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> dict[str, dict[str
             table[name]["total"] = round(sum(seconds.values()), 2)
             table[name]["wall"] = round(wall, 2)
             print(f"{name:10s} " + " ".join(f"{table[name][k]:7.2f}" for k in (*STAGES, "total", "wall")), flush=True)
-    rows = [row for name, row in table.items() if name in chapters]
-    table["all"] = {k: round(sum(row[k] for row in rows), 2) for k in (*STAGES, "total", "wall")}
+    table["all"] = {k: round(sum(row[k] for row in table.values()), 2) for k in (*STAGES, "total", "wall")}
     print(f"{'all':10s} " + " ".join(f"{table['all'][k]:7.2f}" for k in (*STAGES, "total", "wall")))
-    prepared = table["prepared once per batch"]
     print("CPU s once per batch (nbgrader's course, the expected observations):", prepared)
-    return table
+    return table, prepared
 
 
 def main(argv=None) -> int:
@@ -222,9 +222,14 @@ def main(argv=None) -> int:
     if args.breakdown:
         print("CPU seconds per stage; wall: seconds of the whole grading of that notebook")
         print(f"{'chapter':10s} " + " ".join(f"{k.split()[0][:7]:>7s}" for k in (*STAGES, "total", "wall")))
-        table = breakdown(args.solutions, draw_figures=args.draw_figures)
+        table, prepared = breakdown(args.solutions, draw_figures=args.draw_figures)
         if args.json:
-            found = {"cpu_seconds": table, "draw_figures": args.draw_figures, "load_average_before": load_before}
+            found = {
+                "cpu_seconds": table,
+                "prepared_once_per_batch_cpu_seconds": prepared,
+                "draw_figures": args.draw_figures,
+                "load_average_before": load_before,
+            }
             Path(args.json).write_text(json.dumps(found, indent=2))
         return 0
 

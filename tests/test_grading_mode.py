@@ -136,8 +136,10 @@ def test_grading_speed_breakdown(tmp_path):
     out = tmp_path / "breakdown.json"
     toy = repo / "tests" / "fixtures" / "toy" / "solutions"
     assert bench.main(["--breakdown", "--solutions", str(toy), "--json", str(out)]) == 0
-    table = json.loads(out.read_text())["cpu_seconds"]
+    found = json.loads(out.read_text())
+    table = found["cpu_seconds"]
     assert list(table) == ["00_toy", "all"]
+    assert list(found["prepared_once_per_batch_cpu_seconds"]) == ["00_toy"]
     row = table["00_toy"]
     assert set(row) == {*bench.STAGES, "total", "wall"}
     assert all(row[stage] >= 0 for stage in bench.STAGES)
