@@ -26,16 +26,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from nbgrader import utils as nbgrader_utils
 
+from vaelab.chapters import STUB
 from vaelab.checks.engine import CheckFailed
 from vaelab.checks.graded import GRADING_OFFSET, check
-from vaelab.checks.grading import helpers_of
+from vaelab.checks.grading import SUBSTITUTES, helpers_of
 from vaelab.checks.inputs import offset
 from vaelab.checks.observe import LiveExpectations, Observation, StoredExpectations
 from vaelab.checks.wire import BadObservation, decode
 
 from .files import read_regular
 from .report import Judgement
+
+#: SUBSTITUTES: the kernel's variable that names the reference helpers of a second run
+#: (`runner.observe_again`), re-exported for the runner, which does not import vaelab.
+__all__ = [
+    "SUBSTITUTES",
+    "Judge",
+    "Observed",
+    "again",
+    "observed_cells",
+    "read_observations",
+    "record_expected",
+    "second_runs",
+    "unwritten",
+    "wrong_helpers",
+]
 
 #: How a hidden test cell names the exercise it observes.
 OBSERVE_CALL = re.compile(r"""\bobserve\(\s*["'](\d\d_[a-z]+/[a-z_]+)["']""")
@@ -139,6 +156,15 @@ class Judge:
             cause = f"{type(error).__name__}: {error}"
             return f"{graded.name}: the grader could not judge what the answer returned ({cause})"
         return None
+
+
+def unwritten(nb) -> set[str]:
+    """The grade_ids of the answer code cells of the notebook `nb` that still hold the stub."""
+    return {
+        cell.metadata["nbgrader"]["grade_id"]
+        for cell in nb.cells
+        if cell.cell_type == "code" and nbgrader_utils.is_solution(cell) and STUB in cell.source
+    }
 
 
 def wrong_helpers(

@@ -127,19 +127,6 @@ def show_submitted_outputs(graded: NotebookNode, submitted: NotebookNode, max_ch
     return shown
 
 
-#: The marker of an answer cell that the student has not written yet.
-STUB = "raise NotImplementedError"
-
-
-def unwritten(nb: NotebookNode) -> set[str]:
-    """The grade_ids of the answer code cells of `nb` that still hold the stub."""
-    return {
-        grade_id(cell)
-        for cell in nb.cells
-        if cell.cell_type == "code" and nbgrader_utils.is_solution(cell) and STUB in cell.source
-    }
-
-
 def graded_cells(nb: NotebookNode) -> dict[str, tuple[str, float]]:
     """`{grade_id: (kind, points)}` of the graded cells of a (source or released) notebook:
     kind `auto` for a test cell, `manual` for a written answer graded by hand."""

@@ -24,7 +24,17 @@ from nbgrader import utils as nbgrader_utils
 from . import notebooks, report
 from .course import Course
 from .files import digest, write_atomic
-from .judge import Judge, again, observed_cells, read_observations, record_expected, second_runs, wrong_helpers
+from .judge import (
+    SUBSTITUTES,
+    Judge,
+    again,
+    observed_cells,
+    read_observations,
+    record_expected,
+    second_runs,
+    unwritten,
+    wrong_helpers,
+)
 from .preflight import answer_ids, drop_duplicate_ids
 from .report import ExecutionReport, Judgement
 from .result import CellScore
@@ -33,9 +43,6 @@ from .sandbox import DESCRIPTIONS, Limits, Sandbox, gib, short_tmp
 #: The kernel's environment while grading: fast mode, and nbgrader's marker, under which
 #: `vaelab.train.steps_for` trains `vaelab.train.GRADING_STEPS` steps per model.
 GRADING_ENVIRONMENT = {"VAELAB_FAST": "1", "NBGRADER_EXECUTION": "autograde"}
-#: The kernel's variable that names the reference helpers of a second run (`observe_again`), as
-#: `vaelab.checks.grading.SUBSTITUTES` reads it.
-SUBSTITUTES = "VAELAB_GRADING_SUBSTITUTES"
 
 
 @dataclass
@@ -155,7 +162,7 @@ def _judgements(
     chapter fail their own tests are observed again with correct helpers (`judge.wrong_helpers`)."""
     judge = Judge(chapter.expected)
     judgements = judge.judge_all(observed, chapter.observed)
-    helpers = wrong_helpers(judgements, chapter.observed, observed, notebooks.unwritten(submitted))
+    helpers = wrong_helpers(judgements, chapter.observed, observed, unwritten(submitted))
     for names, judged in second_runs(helpers).items():
         second = observe_again(submitted, chapter, isolation, limits, names)
         cells = {grade_id: chapter.observed[grade_id] for grade_id in judged}

@@ -7,6 +7,7 @@ import torch
 
 from vaelab import reference as objectives
 from vaelab import reference as ref
+from vaelab.checks.ch01 import at_floor
 from vaelab.models import VAE
 from vaelab.reference.checks import (
     MISTAKES,
@@ -33,13 +34,6 @@ def test_sample_gaussian(sample_gaussian):
         torch.manual_seed(2024)
         check_sample_gaussian_statistics(sample_gaussian, n=200_000, dtype=torch.float32)
         check_sample_gaussian_statistics(sample_gaussian, n=100_000, dtype=torch.float64)
-
-
-def _at_floor(*shape, seed):
-    """x close to m (a draw of N(m, v)) with the encoder's smallest variance, 1e-8, in float64."""
-    m = _randn(*shape, seed=seed, dtype=torch.float64)
-    v = torch.full(shape, 1e-8, dtype=torch.float64)
-    return m + v.sqrt() * _randn(*shape, seed=seed + 1, dtype=torch.float64), m, v
 
 
 def test_log_normal(log_normal):
@@ -85,7 +79,7 @@ def test_log_normal(log_normal):
                 torch.full((5, 3), 1e-6, dtype=torch.float64),
             ),
         ),
-        Case("variances at the encoder's floor (1e-8), float64", _at_floor(6, 3, seed=30)),
+        Case("variances at the encoder's floor (1e-8), float64", at_floor(6, 3, seed=30)),
         Case(
             "large variances (1e4) and far points",
             (_randn(5, 3, seed=18, scale=100.0), _randn(5, 3, seed=19), torch.full((5, 3), 1e4)),
