@@ -90,3 +90,12 @@ Modules (see ARCHITECTURE.md for who imports whom):
   environment), `testing` (helpers for end-to-end tests of the chapters), `hidden` (the
   hidden-test logic that the source notebooks call).
 """
+
+import sys as _sys
+
+# jsonschema, which nbformat uses to validate notebooks, imports `rfc3987_syntax` when it is
+# installed (jupyter-events asks for it), and that module builds about 35 Earley parsers when it
+# is imported: 1.5 s in every grading process (python-jsonschema/jsonschema#1428). It only checks
+# the "iri" and "iri-reference" string formats, which no notebook schema uses; without it,
+# jsonschema leaves those two formats unchecked.
+_sys.modules.setdefault("rfc3987_syntax", None)
