@@ -48,6 +48,7 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import signal
 import sys
 import tempfile
@@ -63,7 +64,7 @@ from .gradebook import ClassGradebook, Shard, chapter_cells, display_url, one_li
 from .inputs import Submission, UsageError, find_submissions, open_submissions
 from .preflight import MAX_NOTEBOOK_BYTES, InvalidSubmission, read_submission
 from .result import STATUSES, Result
-from .runner import Chapter, prepare_chapter
+from .runner import Chapter, StudentSandbox, prepare_chapter
 
 __all__ = ["GRADER_VERSION", "Options", "UsageError", "grade"]
 
@@ -91,8 +92,10 @@ def grader_digest() -> str:
 # Worker processes
 
 
-def _worker(submission: Submission, chapter, out: Path, options: Options, key: str) -> None:
-    """A worker process: grades one submission and writes its result."""
+def _worker(jobs: list[tuple[Submission, object, str]], out: Path, options: Options) -> None:
+    """A worker process: grades one student's submissions `jobs` (`(submission, chapter,
+    digest)`, in chapter order) in one sandbox (`runner.StudentSandbox`) and writes each result
+    as soon as it is graded."""
     try:  # die with the batch (a killed batch leaves no orphan grading on)
         import ctypes
 
@@ -101,7 +104,9 @@ def _worker(submission: Submission, chapter, out: Path, options: Options, key: s
         pass
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    results_io.save(result_path(out, submission), grade_one(submission, chapter, out, options, key))
+    with StudentSandbox(options.isolation, options.limits()) as students:
+        for submission, chapter, key in jobs:
+            results_io.save(result_path(out, submission), grade_one(submission, chapter, out, options, key, students))
 
 
 def _lost(submission: Submission, chapter, out: Path, key: str, seconds: float, status: str, text: str) -> Result:
@@ -134,26 +139,44 @@ def submission_key(submission: Submission, source: Path | None, dependencies: st
     return digest(submitted, submission.problem.encode(), source.read_bytes() if source else b"", dependencies.encode())
 
 
-def run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options: Options, on_result) -> None:
-    """Grades `jobs` (`(submission, chapter, digest)`) in `options.jobs` worker processes at a
-    time and calls `on_result(submission, result)` for each; a worker that dies or runs past
-    the notebook's time limit (with a margin) gets an `error` or `timeout` result written by
-    this process instead."""
-    # Workers start from a fresh server process (not a fork of this one, whose event loops,
-    # ZeroMQ contexts and threads, in a test run say, must not be shared with the workers).
+def by_student(jobs: list[tuple[Submission, object, str]]) -> list[list[tuple[Submission, object, str]]]:
+    """`jobs` grouped by student, in the order students first appear, each group in chapter order
+    (a student's sandbox grades their chapters in order: `Sandbox.next_chapter`)."""
+    groups: dict[str, list[tuple[Submission, object, str]]] = {}
+    for job in jobs:
+        groups.setdefault(job[0].student, []).append(job)
+    return [sorted(group, key=lambda job: job[0].chapter) for group in groups.values()]
+
+
+def start_workers() -> multiprocessing.context.BaseContext:
+    """The context the workers start from: a fresh server process (not a fork of this one, whose
+    event loops, ZeroMQ contexts and threads, in a test run say, must not be shared with the
+    workers), started now, so that it imports the grader while this process prepares the chapters."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["autograder.batch"])
-    queue, running = list(jobs), {}
-    hard_limit = options.notebook_timeout * HARD_LIMIT_FACTOR + HARD_LIMIT_MARGIN if options.notebook_timeout else None
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
+def run_workers(
+    jobs: list[tuple[Submission, object, str]], out: Path, options: Options, on_result, context=None
+) -> None:
+    """Grades `jobs` (`(submission, chapter, digest)`), one worker process per student
+    (`by_student`), `options.jobs` at a time, and calls `on_result(submission, result)` for
+    each; a worker that dies or runs past the notebooks' time limit (with a margin) gets an
+    `error` or `timeout` result written by this process for each submission it left."""
+    context = context or start_workers()
+    queue, running = by_student(jobs), {}
     while queue or running:
         while queue and len(running) < max(1, options.jobs):
-            submission, chapter, key = queue.pop(0)
-            process = context.Process(target=_worker, args=(submission, chapter, out, options, key))
+            group = queue.pop(0)
+            process = context.Process(target=_worker, args=(group, out, options))
             process.start()
-            running[process] = (submission, chapter, key, time.monotonic())
+            running[process] = (group, time.monotonic())
         multiprocessing.connection.wait([p.sentinel for p in running], timeout=POLL_SECONDS)
         for process in list(running):
-            submission, chapter, key, start = running[process]
+            group, start = running[process]
+            hard_limit = _hard_limit(options, len(group))
             overdue = hard_limit is not None and time.monotonic() - start > hard_limit
             if process.is_alive() and not overdue:
                 continue
@@ -161,15 +184,23 @@ def run_workers(jobs: list[tuple[Submission, object, str]], out: Path, options: 
                 process.kill()
             process.join()
             del running[process]
-            result = results_io.load(result_path(out, submission))
-            if result is None or result.digest != key:
-                status, text = (
-                    ("timeout", f"grading stopped after {hard_limit:.0f} s")
-                    if overdue
-                    else ("error", f"the grading process died (exit code {process.exitcode})")
-                )
-                result = _lost(submission, chapter, out, key, time.monotonic() - start, status, text)
-            on_result(submission, result)
+            for submission, chapter, key in group:
+                result = results_io.load(result_path(out, submission))
+                if result is None or result.digest != key:
+                    status, text = (
+                        ("timeout", f"grading stopped after {hard_limit:.0f} s")
+                        if overdue
+                        else ("error", f"the grading process died (exit code {process.exitcode})")
+                    )
+                    result = _lost(submission, chapter, out, key, time.monotonic() - start, status, text)
+                on_result(submission, result)
+
+
+def _hard_limit(options: Options, notebooks: int) -> float | None:
+    """Seconds a worker that grades `notebooks` notebooks may run (None: no limit)."""
+    if not options.notebook_timeout:
+        return None
+    return notebooks * (options.notebook_timeout * HARD_LIMIT_FACTOR + HARD_LIMIT_MARGIN)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,7 +301,8 @@ class Batch:
             flush=True,
         )
         try:
-            run_workers(self.plan(found), self.out, self.options, self.record)
+            context = start_workers()  # the worker server imports the grader while the chapters are prepared
+            run_workers(self.plan(found), self.out, self.options, self.record, context)
         finally:
             if self.database is not None:
                 self.database.close()

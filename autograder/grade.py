@@ -36,7 +36,7 @@ from .files import write_atomic
 from .inputs import Submission
 from .preflight import InvalidSubmission, answer_ids, preflight, read_submission
 from .result import Result
-from .runner import Chapter, run_submission
+from .runner import Chapter, StudentSandbox, run_submission
 from .sandbox import DESCRIPTIONS, DISK_LIMIT, MAX_PROCESSES, Limits
 
 __all__ = ["Options", "grade_one", "grade_submission", "new_result"]
@@ -85,10 +85,12 @@ def feedback_path(out: Path, result: Result) -> Path:
     return out / "feedback" / result.student / f"{result.chapter}.html"
 
 
-def grade_submission(submission: Submission, chapter: Chapter, out: Path, options: Options) -> Result:
-    """Autogrades one valid-looking submission (see the module docstring); writes its feedback
-    and log under `out`. Raises `InvalidSubmission`, or anything else on a failure (the caller
-    reports it)."""
+def grade_submission(
+    submission: Submission, chapter: Chapter, out: Path, options: Options, students: StudentSandbox | None = None
+) -> Result:
+    """Autogrades one valid-looking submission (see the module docstring), in the student's
+    sandbox `students` when there is one; writes its feedback and log under `out`. Raises
+    `InvalidSubmission`, or anything else on a failure (the caller reports it)."""
     result = new_result(submission, chapter, "graded")
     result.isolation = options.isolation
     submitted = read_submission(submission.path)
@@ -99,6 +101,7 @@ def grade_submission(submission: Submission, chapter: Chapter, out: Path, option
         options.isolation,
         options.limits(),
         out / "logs" / submission.student / f"{chapter.name}.log",
+        students.box(chapter.name) if students is not None else None,
     )
     result.cells = run.cells
     missing = sorted(chapter.answers - answer_ids(submitted))
@@ -116,11 +119,17 @@ def grade_submission(submission: Submission, chapter: Chapter, out: Path, option
 
 
 def grade_one(
-    submission: Submission, chapter: Chapter | Exception | None, out: Path, options: Options, digest: str
+    submission: Submission,
+    chapter: Chapter | Exception | None,
+    out: Path,
+    options: Options,
+    digest: str,
+    students: StudentSandbox | None = None,
 ) -> Result:
     """The result of one submission, whatever happens (invalid, error included), with its
     feedback page written; `digest` is recorded in it. `chapter` is the prepared chapter, the
-    error that preparing it raised, or None for a file of no chapter."""
+    error that preparing it raised, or None for a file of no chapter; `students` the sandbox
+    shared by the student's chapters (`runner.StudentSandbox`), if any."""
     start = time.monotonic()
     known = chapter if isinstance(chapter, Chapter) else None
     try:
@@ -128,7 +137,7 @@ def grade_one(
             raise InvalidSubmission(submission.problem)
         if isinstance(chapter, Exception):
             raise RuntimeError(f"cannot prepare the chapter: {chapter}")
-        result = grade_submission(submission, chapter, out, options)
+        result = grade_submission(submission, chapter, out, options, students)
     except InvalidSubmission as error:
         result = new_result(submission, known, "invalid", str(error))
     except Exception as error:

@@ -141,6 +141,23 @@ def copy_library(dest: Path, chapter: str | None = None, substitutes: tuple[str,
     return dest
 
 
+def extend_library(dest: Path, chapter: str) -> None:
+    """Adds to the library `dest` (`copy_library`'s, for an earlier chapter) the reference modules
+    of the chapters before `chapter`, for a sandbox that grades a student's chapters in order.
+    Refuses (`ValueError`) when `dest` already holds the reference of `chapter` or of a later one."""
+    reference = dest / INSTRUCTOR_ONLY
+    held = sorted(p.name for p in reference.glob("ch[0-9][0-9].py"))
+    if held and int(held[-1][2:4]) >= int(chapter[:2]):
+        raise ValueError(f"this sandbox holds the reference module {held[-1]}: it cannot grade {chapter}")
+    for path in sandbox_files(chapter):
+        target = dest / path.relative_to(REPO)
+        if not target.exists():
+            target.parent.chmod(0o755)
+            shutil.copyfile(path, target)
+            target.chmod(0o444)
+            target.parent.chmod(0o555)
+
+
 def make_writable(root: Path) -> None:
     """Undoes `copy_library`'s read-only modes so that the folder can be deleted."""
     if root.exists():

@@ -11,6 +11,7 @@ What the run means (status, notes, mistakes) is `autograder.classify`'s business
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import shutil
@@ -39,6 +40,7 @@ from .preflight import answer_ids, drop_duplicate_ids
 from .report import ExecutionReport, Judgement
 from .result import CellScore
 from .sandbox import DESCRIPTIONS, Limits, Sandbox, gib, short_tmp
+from .zygote import MIN_SHARED_MEMORY, ZygoteError
 
 #: The kernel's environment while grading: fast mode, and nbgrader's marker, under which
 #: `vaelab.train.steps_for` trains `vaelab.train.GRADING_STEPS` steps per model.
@@ -122,36 +124,95 @@ def _cell_scores(chapter: Chapter, scores: dict, library_changed: bool) -> list[
     return cells
 
 
-def run_submission(submitted: NotebookNode, chapter: Chapter, isolation: str, limits: Limits, log: Path) -> Run:
+class StudentSandbox:
+    """The sandbox in which a worker grades one student's chapters, in chapter order
+    (`Sandbox.open_shared`: one zygote forks every chapter's kernel), opened for the first chapter
+    and opened anew after a chapter that ended it. `box` is None where kernels are not forked:
+    without bubblewrap, or under a memory limit too small for the zygote (`MIN_SHARED_MEMORY`)."""
+
+    def __init__(self, isolation: str, limits: Limits):
+        memory = limits.memory_limit
+        self.shared = isolation == "bwrap" and (memory == 0 or memory >= MIN_SHARED_MEMORY)
+        self.limits = limits
+        self._stack = contextlib.ExitStack()
+        self._current: contextlib.ExitStack | None = None
+        self._box: Sandbox | None = None
+
+    def __enter__(self) -> StudentSandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+        self._current = self._box = None
+
+    def box(self, chapter: str) -> Sandbox | None:
+        """The shared sandbox, ready for `chapter` (`Sandbox.next_chapter`), or None."""
+        if not self.shared:
+            return None
+        if self._box is not None and self._box.broken:
+            self._close()
+        if self._box is None:
+            stack = contextlib.ExitStack()
+            try:
+                tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ag-", dir=short_tmp()))
+                self._box = stack.enter_context(Sandbox.open_shared(Path(tmp), self.limits, chapter))
+            except ZygoteError:  # this student's chapters get a sandbox each
+                stack.close()
+                self.shared = False
+                return None
+            except BaseException:
+                stack.close()
+                raise
+            self._current = stack
+        self._box.next_chapter(chapter)
+        return self._box
+
+
+def run_submission(
+    submitted: NotebookNode, chapter: Chapter, isolation: str, limits: Limits, log: Path, shared: Sandbox | None = None
+) -> Run:
     """Autogrades `submitted` in a copy of `chapter`'s course, its kernel in a sandbox
-    (`isolation`, `limits`); once every process of the sandbox is dead, writes nbgrader's log and
-    the sandbox's to `log` (a folder the sandbox cannot see). Raises
-    `course.NbgraderError` (or anything else) when grading fails."""
+    (`isolation`, `limits`; or in the student's `shared` one, made ready for this chapter); once
+    every process of the sandbox but its zygote is dead, writes nbgrader's log and the sandbox's to
+    `log` (a folder the sandbox cannot see). Raises `course.NbgraderError` (or anything else)
+    when grading fails."""
+    if shared is not None:
+        return _run_in(shared, submitted, chapter, log)
     with (
         tempfile.TemporaryDirectory(prefix="ag-", dir=short_tmp()) as tmp,
         Sandbox.open(Path(tmp), isolation, limits, chapter.name) as box,
     ):
-        course = Course(shutil.copytree(chapter.template, box.root / "course"))
-        report_path, observations = box.root / "report.json", box.root / "observations.jsonl"
-        course.sandbox(box, report=report_path, environment=GRADING_ENVIRONMENT, observations=observations)
-        notebooks.write(drop_duplicate_ids(copy.deepcopy(submitted)), box.root / "submitted.ipynb")
-        execution = None
-        try:
-            with notebooks.environment(**GRADING_ENVIRONMENT):
-                executed = course.autograde(chapter.name, box.root / "submitted.ipynb")
-            box.end()  # nothing of the sandbox runs any more while its observations are judged
-            if chapter.observed:
-                judgements = _judgements(submitted, chapter, isolation, limits, read_observations(observations))
-                course.record_judgements(chapter.name, judgements)
-            executed = course.show_submitted_outputs(chapter.name, submitted, limits.max_output_bytes)
-            execution = report.load(report_path)
-            execution.library_changed = box.library_changed()
-            cells = _cell_scores(chapter, course.scores(chapter.name), execution.library_changed)
-            page = course.generate_feedback(chapter.name).read_text(encoding="utf-8")
-        finally:
-            box.end()  # nothing of the sandbox runs any more when the log and the result are written
-            write_atomic(log, _log(box, execution, course.log))
-        reached = box.limit_notes()  # read while the sandbox's folder exists
+        return _run_in(box, submitted, chapter, log)
+
+
+def _run_in(box: Sandbox, submitted: NotebookNode, chapter: Chapter, log: Path) -> Run:
+    """`run_submission` in the sandbox `box`."""
+    isolation, limits = box.isolation, box.limits
+    course = Course(shutil.copytree(chapter.template, box.root / "course"))
+    report_path, observations = box.root / "report.json", box.root / "observations.jsonl"
+    course.sandbox(box, report=report_path, environment=GRADING_ENVIRONMENT, observations=observations)
+    notebooks.write(drop_duplicate_ids(copy.deepcopy(submitted)), box.root / "submitted.ipynb")
+    execution = None
+    try:
+        with notebooks.environment(**GRADING_ENVIRONMENT):
+            executed = course.autograde(chapter.name, box.root / "submitted.ipynb")
+        box.end()  # nothing of the sandbox runs any more while its observations are judged
+        if chapter.observed:
+            judgements = _judgements(submitted, chapter, isolation, limits, read_observations(observations))
+            course.record_judgements(chapter.name, judgements)
+        executed = course.show_submitted_outputs(chapter.name, submitted, limits.max_output_bytes)
+        execution = report.load(report_path)
+        execution.library_changed = box.library_changed()
+        cells = _cell_scores(chapter, course.scores(chapter.name), execution.library_changed)
+        page = course.generate_feedback(chapter.name).read_text(encoding="utf-8")
+    finally:
+        box.end()  # nothing of the sandbox runs any more when the log and the result are written
+        write_atomic(log, _log(box, execution, course.log))
+    reached = box.limit_notes()  # read while the sandbox's folder exists
     return Run(executed, execution, cells, page, box.held(), reached)
 
 

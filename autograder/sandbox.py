@@ -61,13 +61,15 @@ from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import Any as AnyTrait
 from traitlets import Dict, Integer, List, Unicode
 
 from .bwrap import SANDBOX_HOME, bwrap_has_size, bwrap_prefix, bwrap_works
 from .cgroups import Cgroup, kill_marked
 from .diskwatch import DiskWatch
 from .files import files_digest
-from .library import copy_library, make_writable
+from .library import copy_library, extend_library, make_writable
+from .zygote import Zygote
 
 #: The isolation levels, strongest first; `auto` picks the strongest that works here.
 ISOLATIONS = ("bwrap", "rlimits")
@@ -218,6 +220,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     marker = Unicode().tag(config=True)  # AUTOGRADER_SANDBOX in the kernel's environment
     disk_note = Unicode().tag(config=True)  # where DiskWatch writes why it stopped the sandbox
     kernel_environment = Dict().tag(config=True)
+    zygote = AnyTrait(None, allow_none=True).tag(config=True)  # a shared sandbox's `Zygote`: fork, not start
 
     def __init__(self, **kwargs: Any):
         kwargs["kernel_name"] = "python3"
@@ -279,6 +282,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             home.mkdir(parents=True, exist_ok=True)
         extra = {**self.kernel_environment, "AUTOGRADER_SANDBOX": self.marker} if self.marker else None
         kw["env"] = kernel_env(home, tmp, Path(self.lib_dir), extra or self.kernel_environment)
+        if self.zygote is not None:
+            self._launch_forked(kernel_cmd, work, kw["env"])
+            return
         limits = (self.memory_limit, self.cpu_limit, CPU_HARD_MARGIN, self.file_size_limit, self.process_limit)
         command = [sys.executable, "-c", LAUNCHER, *map(str, limits), str(int(sandboxed)), files, *kernel_cmd]
         if sandboxed:
@@ -295,10 +301,24 @@ class SandboxedKernelManager(AsyncKernelManager):
         limit = self.disk_limit or DISK_LIMIT
         self._disk_watch = DiskWatch(run, limit, MAX_RUN_FILES, self._disk_full).start()
 
+    def _launch_forked(self, kernel_cmd: list[str], work: Path, env: dict[str, str]) -> None:
+        """The kernel forked by the shared sandbox's zygote (`autograder.zygote`), in the place
+        of the process jupyter_client's provisioner would start; DiskWatch as for any kernel."""
+        process = self.zygote.start_kernel(kernel_cmd[3:], env, str(work), self.files_dir)
+        provisioner = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+        self._reconcile_connection_info(provisioner.connection_info)
+        limit = self.disk_limit or DISK_LIMIT
+        self._disk_watch = DiskWatch(Path(self.run_dir), limit, MAX_RUN_FILES, self._disk_full).start()
+
     def _disk_full(self, reason: str) -> None:
         """`DiskWatch`'s call: notes why, then stops every process of the sandbox."""
         if self.disk_note:
             Path(self.disk_note).write_text(reason, encoding="utf-8")
+        if self.zygote is not None:  # the zygote too: the student's next chapter gets a new sandbox
+            self.zygote.broken = f"stopped: {reason}"
+            Cgroup([Path(p).parent for p in self.cgroup_procs]).kill()
+            return
         self.end_leftovers()
         if self._kernel_pid:  # without a cgroup, bubblewrap's PID namespace dies with its first process
             with contextlib.suppress(OSError):
@@ -312,7 +332,10 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def end_leftovers(self) -> int:
         """Kills every process the kernel left: its cgroup, and without bubblewrap its process
-        group and the processes that carry its marker; returns how many were killed."""
+        group and the processes that carry its marker; returns how many were killed. In a shared
+        sandbox, every process but the zygote (all of them when the zygote does not answer)."""
+        if self.zygote is not None and self.zygote.stop():
+            return 0
         killed = Cgroup([Path(p).parent for p in self.cgroup_procs]).kill()
         if self.isolation != "bwrap":
             killed += kill_marked(self.marker, self._kernel_pid)
@@ -328,7 +351,7 @@ def exit_status(manager: AsyncKernelManager) -> tuple[int | None, int | None]:
         return None, None
     if code < 0:
         return None, -code
-    if getattr(manager, "isolation", "") == "bwrap" and code > 128:
+    if getattr(manager, "isolation", "") == "bwrap" and code > 128 and not getattr(process, "exact_status", False):
         return None, code - 128
     return code, None
 
@@ -359,7 +382,11 @@ class Sandbox:
     limits: Limits
     cgroup: Cgroup = field(default_factory=Cgroup)
     events: dict[str, int] = field(default_factory=dict)  # what the cgroup's limits stopped (`end`)
+    zygote: Zygote | None = None  # a shared sandbox's (`open_shared`)
     _library: str = field(default="", init=False, repr=False)  # LIB's hash when opened
+    _counted: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # events before this chapter
+    _log_start: int = field(default=0, init=False, repr=False)  # where this chapter's kernel output starts
+    _own: set[int] = field(default_factory=set, init=False, repr=False)  # the zygote's processes (host PIDs)
 
     @property
     def lib(self) -> Path:
@@ -399,14 +426,66 @@ class Sandbox:
             box.cgroup.remove()
             make_writable(box.lib)
 
+    @classmethod
+    @contextlib.contextmanager
+    def open_shared(cls, root: Path, limits: Limits, chapter: str) -> Iterator[Sandbox]:
+        """A bubblewrap sandbox for a student's chapters from `chapter` on, graded in order
+        (`next_chapter`), with a `Zygote` that forks each chapter's kernel (`autograder.zygote`)."""
+        with cls.open(root, "bwrap", limits, chapter) as box:
+            work = box.run / "work"
+            work.mkdir()
+            limits_argv = (box.address_space(), cpu_limit(limits.notebook_timeout), CPU_HARD_MARGIN)
+            launcher = [sys.executable, "-c", LAUNCHER, *map(str, limits_argv), str(FILE_SIZE_LIMIT)]
+            launcher += [str(box.nproc()), "1", "", sys.executable]
+            command = bwrap_prefix(work, box.run, box.lib, box.files, limits.disk) + launcher
+            environment = kernel_env(SANDBOX_HOME, "/tmp", box.lib)
+            box.zygote = Zygote(box.cgroup.join_command(command), root / "kernel.log", work, environment)
+            try:
+                box._own = box.cgroup.pids()
+                yield box
+            finally:
+                box.zygote.close()
+
+    def next_chapter(self, chapter: str) -> None:
+        """Makes a shared sandbox ready for `chapter`'s notebook: the reference modules of the
+        chapters before it added to LIB (chapters come in order: an earlier one after a later
+        one is refused), this chapter's files, folders and counters started afresh."""
+        extend_library(self.lib, chapter)
+        if (self.root / "course").exists():
+            shutil.rmtree(self.root / "course")
+        # FILES and RUN are mounted in the sandbox: emptied, never replaced (a mount holds the folder,
+        # not its name). WORK, a tmpfs inside RUN, is the zygote's to empty.
+        for folder, kept in ((self.files, ""), (self.run, "work")):
+            for entry in folder.iterdir():
+                if entry.name != kept:
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        for name in ("report.json", "observations.jsonl", DISK_NOTE):
+            (self.root / name).unlink(missing_ok=True)
+        self._library = self._lib_digest()
+        self._counted = self.cgroup.events() if self.cgroup.folders else {}
+        self.events = {}
+        log = self.root / "kernel.log"
+        self._log_start = log.stat().st_size if log.exists() else 0
+
+    @property
+    def broken(self) -> str:
+        """Why a shared sandbox cannot grade another chapter ("" when it can)."""
+        return self.zygote.broken if self.zygote is not None else ""
+
     def end(self) -> None:
         """Kills every process left in the sandbox and records what its limits stopped
-        (`events`); the grader calls it before it writes anything about the run."""
-        self.cgroup.kill()
+        (`events`); the grader calls it before it writes anything about the run. A shared
+        sandbox keeps its zygote, once the cgroup shows that nothing else is left; else it
+        ends whole."""
+        if self.zygote is None or not self.zygote.stop() or not self.cgroup.pids() <= self._own:
+            if self.zygote is not None and not self.zygote.broken:
+                self.zygote.broken = "a process of the sandbox outlived its chapter"
+            self.cgroup.kill()
         if self.isolation != "bwrap":
             kill_marked(self.marker, 0)
         if self.cgroup.folders:
-            self.events = self.cgroup.events()
+            counts = self.cgroup.events()
+            self.events = {key: counts[key] - self._counted.get(key, 0) for key in counts}
 
     def held(self) -> str:
         """The limits that held in this sandbox, in words (the log and the feedback show it)."""
@@ -490,20 +569,21 @@ class Sandbox:
             "cgroup_procs": [str(p) for p in self.cgroup.procs],
             "marker": self.marker,
             "disk_note": str(self.root / DISK_NOTE),
+            "zygote": self.zygote,
         }
 
     def kernel_output(self) -> str:
         """The last lines the kernel process printed itself (a crash in compiled code), without
         ipykernel's start-up noise."""
-        text = read_tail(self.root / "kernel.log", 4 * KERNEL_OUTPUT_TAIL)
+        text = read_tail(self.root / "kernel.log", 4 * KERNEL_OUTPUT_TAIL, self._log_start)
         kept = "\n".join(line for line in text.splitlines() if line.strip() and not KERNEL_NOISE.search(line))
         return kept[-KERNEL_OUTPUT_TAIL:]
 
 
-def read_tail(path: Path, limit: int) -> str:
-    """The last `limit` bytes of the regular file `path`, decoded; "" when it is missing, a
-    symbolic link, a FIFO, a device or anything else that is not a regular file. Never follows
-    a link, never blocks, never reads more than `limit` bytes."""
+def read_tail(path: Path, limit: int, start: int = 0) -> str:
+    """The last `limit` bytes of the regular file `path` (from byte `start` on), decoded; "" when
+    it is missing, a symbolic link, a FIFO, a device or anything else that is not a regular file.
+    Never follows a link, never blocks, never reads more than `limit` bytes."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError:
@@ -512,7 +592,7 @@ def read_tail(path: Path, limit: int) -> str:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return ""
-        os.lseek(fd, max(0, info.st_size - limit), os.SEEK_SET)
+        os.lseek(fd, max(start, info.st_size - limit), os.SEEK_SET)
         return os.read(fd, limit).decode("utf-8", errors="replace")
     except OSError:
         return ""
