@@ -47,7 +47,8 @@ LITTER = """
 import os, subprocess, sys
 for path in ("/tmp/left", os.path.expanduser("~/left"), "/dev/shm/left", "left"):
     open(path, "w").write("x")
-subprocess.Popen([sys.executable, "-c", "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    while True: time.sleep(0.1)"])
+DAEMON = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    while True: time.sleep(0.1)"
+subprocess.Popen([sys.executable, "-c", DAEMON])
 import time; time.sleep(0.5)
 """
 
