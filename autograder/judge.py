@@ -20,6 +20,7 @@ This is the only grading module that imports `vaelab`: it never runs student cod
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -33,10 +34,11 @@ from vaelab.checks.engine import CheckFailed
 from vaelab.checks.graded import GRADING_OFFSET, check
 from vaelab.checks.grading import SUBSTITUTES, helpers_of
 from vaelab.checks.inputs import offset
-from vaelab.checks.observe import LiveExpectations, Observation, StoredExpectations
+from vaelab.checks.observe import Expectation, LiveExpectations, Observation
 from vaelab.checks.wire import BadObservation, decode
+from vaelab.reference.checks.visible import reference_and_mistakes
 
-from .files import read_regular
+from .files import read_regular, write_atomic
 from .report import Judgement
 
 #: SUBSTITUTES: the kernel's variable that names the reference helpers of a second run
@@ -74,20 +76,55 @@ def observed_cells(cells) -> dict[str, str]:
 
 
 def record_expected(check_ids: list[str], path: Path) -> None:
-    """Writes the expected observations (and the known mistakes') of `check_ids` on the grading
-    inputs to `path`, for the batch's workers (`StoredExpectations`)."""
-    live, plain = LiveExpectations(), {}
+    """Writes the reference's observations of `check_ids` on the grading inputs to `path`, for the
+    batch's workers (`BatchExpectations`, which adds the known mistakes' when a wrong answer first
+    needs one named)."""
+    plain = {}
     with offset(GRADING_OFFSET):
         for check_id in check_ids:
             graded = check(check_id)
             if graded.verdict is not None:  # judged by its statistics alone
                 continue
-            expectation = live.get(check_id, graded.observe)
-            plain[check_id] = {
-                "expected": expectation.expected.to_plain(),
-                "mistakes": [(message, obs.to_plain()) for message, obs in expectation.mistakes],
-            }
+            reference, _ = reference_and_mistakes(check_id)
+            plain[check_id] = graded.observe(reference).to_plain()
     torch.save(plain, path)
+
+
+class BatchExpectations:
+    """The expected observations of a batch (`get(check_id, probe)`, as `vaelab.checks.observe`'s
+    providers): the reference's, from `record_expected`'s file; the catalogue's mistakes', computed
+    on the grading inputs only when a wrong answer is to be named (most answers are right, and the
+    mistakes cost four fifths of the time), then kept beside that file for the batch's other workers."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._plain = torch.load(path, weights_only=True)
+
+    def get(self, check_id: str, probe) -> Expectation:
+        return Expectation(Observation.from_plain(self._plain[check_id]), _Later(lambda: self.mistakes(check_id)))
+
+    def mistakes(self, check_id: str) -> list[tuple[str, Observation]]:
+        kept = self.path.with_name(f"{self.path.stem}.{check_id.replace('/', '.')}.mistakes.pt")
+        if kept.exists():
+            return [(message, Observation.from_plain(obs)) for message, obs in torch.load(kept, weights_only=True)]
+        with offset(GRADING_OFFSET):
+            found = LiveExpectations().get(check_id, check(check_id).observe).mistakes
+        buffer = io.BytesIO()
+        torch.save([(message, obs.to_plain()) for message, obs in found], buffer)
+        write_atomic(kept, buffer.getvalue())  # another worker reads it whole or not at all
+        return found
+
+
+class _Later:
+    """A list computed when it is first read."""
+
+    def __init__(self, compute):
+        self._compute, self._items = compute, None
+
+    def __iter__(self):
+        if self._items is None:
+            self._items = list(self._compute())
+        return iter(self._items)
 
 
 @dataclass
@@ -121,10 +158,10 @@ def read_observations(path: Path) -> dict[str, list[Observed]]:
 
 
 class Judge:
-    """Judges one chapter's observations against `expected` (a `StoredExpectations` file)."""
+    """Judges one chapter's observations against `expected` (`record_expected`'s file)."""
 
     def __init__(self, expected: Path):
-        self.provider = StoredExpectations(expected)
+        self.provider = BatchExpectations(expected)
 
     def judge_all(self, observed: dict[str, list[Observed]], cells: dict[str, str]) -> list[Judgement]:
         """A `Judgement` for every test cell of `cells` (`{grade_id: check id}`)."""

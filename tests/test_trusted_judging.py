@@ -25,6 +25,7 @@ from vaelab.checks.graded import GRADING_OFFSET, check
 from vaelab.checks.grading import observe
 from vaelab.checks.inputs import offset
 from vaelab.checks.observe import Observation
+from vaelab.reference.checks.visible import reference_and_mistakes
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -188,6 +189,20 @@ def test_the_judge_passes_the_reference_and_names_a_mistake(expected):
     sent = {"test_kl_normal": [_sent("01_vae/kl_normal", reference.kl_normal)]}
     (verdict,) = judge.Judge(expected).judge_all(sent, {"test_kl_normal": "01_vae/kl_normal"})
     assert verdict.passed and verdict.message == ""
+
+
+def test_a_catalogued_mistake_is_named_as_the_visible_check_names_it_and_computed_once(tmp_path, monkeypatch):
+    path = tmp_path / "01.pt"
+    judge.record_expected(["01_vae/kl_normal"], path)
+    named, wrong = reference_and_mistakes("01_vae/kl_normal")[1][0]
+    cells, sent = {"test_kl_normal": "01_vae/kl_normal"}, {"test_kl_normal": [_sent("01_vae/kl_normal", wrong)]}
+    assert not list(tmp_path.glob("*.mistakes.pt"))  # none computed while every answer is right
+    (verdict,) = judge.Judge(path).judge_all(sent, cells)
+    assert not verdict.passed and named in verdict.message
+    (kept,) = tmp_path.glob("*.mistakes.pt")
+    monkeypatch.setattr(judge, "LiveExpectations", None)  # another worker reads them, computes nothing
+    (again,) = judge.Judge(path).judge_all(sent, cells)
+    assert again.message == verdict.message
 
 
 def test_a_statistics_check_is_judged_from_its_draws_alone(expected):
