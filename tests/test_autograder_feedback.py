@@ -140,3 +140,68 @@ def test_a_hostile_notebook_is_graded_and_its_page_is_inert(tmp_path):
     assert "the grader's own run, in fast mode" in body  # the re-run of a cell that is not a test is labelled
     assert "data:image/svg+xml;base64," in body  # the figure stays, as an image that cannot run code
     assert "&lt;script&gt;alert(5)&lt;/script&gt;" in body  # printed text is shown as text
+
+
+# ---------------------------------------------------------------------------------------------
+# The feedback exporter: nbconvert's HTML page, less its BeautifulSoup pass
+
+
+def _canonical(page: str) -> list[tuple]:
+    """The sanitised body of `page` as its tags (attributes sorted) and texts (blanks collapsed, in
+    attribute values too),
+    read with the standard library's HTML parser: two pages that differ only in how they are
+    serialised read the same."""
+    from html.parser import HTMLParser
+
+    found: list[tuple] = []
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append(("<", tag, tuple(sorted((k, " ".join((v or "").split())) for k, v in attrs))))
+
+        def handle_endtag(self, tag):
+            found.append((">", tag))
+
+        def handle_data(self, data):
+            if data.strip():
+                found.append(("text", " ".join(data.split())))
+
+    Reader().feed(sanitize(page[page.index("<body") : page.index("</body>")]))
+    return found
+
+
+def test_the_feedback_exporter_shows_what_nbconverts_own_page_shows():
+    from nbconvert.exporters import HTMLExporter
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from autograder.course import FeedbackExporter
+
+    image = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell(
+                "# Title\n\n*Math* $x^2$, <img src='data:image/png;base64,AAAA'> and [a link](https://x.org)."
+            ),
+            new_code_cell(
+                "print(1)\nx = [i for i in range(3)]",
+                outputs=[
+                    new_output("stream", name="stdout", text="1\n"),
+                    new_output("display_data", data={"image/png": image, "text/plain": "<Figure>"}),
+                    new_output(
+                        "display_data", data={"text/html": "<b>bold</b><img src='data:image/png;base64,AA' alt='own'>"}
+                    ),
+                    new_output(
+                        "error", ename="ValueError", evalue="bad <x>", traceback=["\x1b[31mValueError\x1b[0m: bad"]
+                    ),
+                ],
+            ),
+        ]
+    )
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    theirs = HTMLExporter(template_name="lab").from_notebook_node(nb)[0]
+    ours = FeedbackExporter(template_name="lab").from_notebook_node(nb)[0]
+    assert _canonical(ours) == _canonical(theirs)
+    alts = [dict(tag[2]).get("alt") for tag in _canonical(ours) if tag[:2] == ("<", "img")]
+    assert alts == ["No description has been provided for this image"] * 2 + ["own"]
+    again = FeedbackExporter(template_name="lab").from_notebook_node(nb)[0]  # from the kept templates
+    assert again == ours
