@@ -15,8 +15,9 @@ Commands (run with the course's virtualenv: kernels are started with this Python
           [--jobs N] [--force] [--solutions DIR] [--db URL] [--shard i/N] [--similarity-threshold X]
         Autograde every notebook of SUBMISSIONS (a folder or a .zip): the plain layout
         <student>/<chapter>.ipynb, or an LMS export (see "Submissions" below). Each notebook is
-        graded in a temporary nbgrader course of its own, in fast mode, in a worker process
-        (--jobs N at once), its kernel in a sandbox (`autograder.sandbox`: bubblewrap, or
+        graded in a temporary nbgrader course of its own, in fast mode, by a worker process that
+        grades one student's chapters in order (--jobs N workers at once), its kernel in a sandbox
+        (`autograder.sandbox`: bubblewrap, where a zygote forks each chapter's kernel, or
         process limits only with an explicit --isolation rlimits) with a per-cell time limit (--timeout,
         default 180 s), a per-notebook time limit (--notebook-timeout, default 900 s), a memory
         limit (--memory-limit, default 4G) and a cap on the output kept per cell (--max-output,

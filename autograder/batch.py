@@ -5,8 +5,9 @@ or Blackboard (see `autograder.inputs`: no link followed, every file and zip mem
 caps, ids only from the LMS's part of a name). Every submission is graded by `autograder.grade` (in a
 course of its own, in fast mode, its kernel in the sandbox of `autograder.sandbox` with a
 per-cell time limit `--timeout`, a per-notebook time limit `--notebook-timeout` and a memory
-limit `--memory-limit`), in a worker process of its own (`--jobs N` at once). Nothing is
-written outside the temporary folders and DIR.
+limit `--memory-limit`), by a worker process that grades all of one student's chapters, in
+chapter order, in one sandbox (`runner.StudentSandbox`: its zygote forks each chapter's kernel),
+`--jobs N` workers at once. Nothing is written outside the temporary folders and DIR.
 
 DIR receives:
 
@@ -48,7 +49,6 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import multiprocessing.connection
-import multiprocessing.forkserver
 import signal
 import sys
 import tempfile
@@ -65,6 +65,7 @@ from .inputs import Submission, UsageError, find_submissions, open_submissions
 from .preflight import MAX_NOTEBOOK_BYTES, InvalidSubmission, read_submission
 from .result import STATUSES, Result
 from .runner import Chapter, StudentSandbox, prepare_chapter
+from .workers import start_workers
 
 __all__ = ["GRADER_VERSION", "Options", "UsageError", "grade"]
 
@@ -76,6 +77,14 @@ HARD_LIMIT_FACTOR = 1.5
 HARD_LIMIT_MARGIN = 120
 #: How often, in seconds, the batch looks at its workers.
 POLL_SECONDS = 1.0
+
+
+def _prepare(work: tuple[Path, Path, str]) -> Chapter | Exception:
+    """`runner.prepare_chapter(source, folder, dependencies)`, or the error it raised."""
+    try:
+        return prepare_chapter(*work)
+    except Exception as error:
+        return error
 
 
 def result_path(out: Path, submission: Submission) -> Path:
@@ -148,16 +157,6 @@ def by_student(jobs: list[tuple[Submission, object, str]]) -> list[list[tuple[Su
     return [sorted(group, key=lambda job: job[0].chapter) for group in groups.values()]
 
 
-def start_workers() -> multiprocessing.context.BaseContext:
-    """The context the workers start from: a fresh server process (not a fork of this one, whose
-    event loops, ZeroMQ contexts and threads, in a test run say, must not be shared with the
-    workers), started now, so that it imports the grader while this process prepares the chapters."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["autograder.batch"])
-    multiprocessing.forkserver.ensure_running()
-    return context
-
-
 def run_workers(
     jobs: list[tuple[Submission, object, str]], out: Path, options: Options, on_result, context=None
 ) -> None:
@@ -218,7 +217,8 @@ class Batch:
         self.chapters: dict[str, Chapter | Exception] = {}
         self.structures: dict[str, dict] = {}
         self.unsynced: list[str] = []
-        self.kept = 0
+        self.unchanged = 0
+        self.keys: dict[str, str] = {}
         self.dependencies = grader_digest()
 
     def record(self, submission: Submission, result: Result, note: str = "") -> None:
@@ -244,11 +244,41 @@ class Batch:
     def chapter(self, name: str) -> Chapter | Exception:
         """The chapter `name`, prepared once (or the error that preparing it raised)."""
         if name not in self.chapters:
-            try:
-                self.chapters[name] = prepare_chapter(self.sources[name], self.workdir / "chapters", self.dependencies)
-            except Exception as error:
-                self.chapters[name] = error
+            self.chapters[name] = _prepare((self.sources[name], self.workdir / "chapters", self.dependencies))
         return self.chapters[name]
+
+    def prepare(self, found: list[Submission], context) -> None:
+        """Prepares the chapters that submissions of `found` will be graded against (those without
+        an up-to-date result), `options.jobs` at a time, in processes of `context`."""
+        names = sorted(
+            {
+                s.chapter
+                for s in found
+                if s.chapter in self.sources
+                and not s.problem
+                and s.chapter not in self.chapters
+                and self.kept(s) is None
+            }
+        )
+        if self.options.jobs < 2 or len(names) < 2:
+            return  # `chapter` prepares each in this process when it is first needed
+        with context.Pool(min(self.options.jobs, len(names))) as pool:
+            work = [(self.sources[name], self.workdir / "chapters", self.dependencies) for name in names]
+            self.chapters.update(zip(names, pool.map(_prepare, work)))
+
+    def key(self, submission: Submission) -> str:
+        """`submission_key` of `submission`, computed once."""
+        if submission.key not in self.keys:
+            source = self.sources.get(submission.chapter)
+            self.keys[submission.key] = submission_key(submission, source, self.dependencies)
+        return self.keys[submission.key]
+
+    def kept(self, submission: Submission) -> Result | None:
+        """The stored result of `submission` when it is up to date (and `--force` is not given)."""
+        previous = None if self.options.force else results_io.load(result_path(self.out, submission))
+        if previous and previous.digest == self.key(submission) and previous.status != "error":
+            return previous
+        return None
 
     def plan(self, found: list[Submission]) -> list[tuple[Submission, object, str]]:
         """Keeps the results that are up to date, grades here what needs no worker (files that
@@ -269,10 +299,9 @@ class Batch:
     def plan_one(self, submission: Submission) -> tuple[Submission, object, str] | None:
         """`plan` for one submission: its job, or None when its result is recorded here."""
         source = self.sources.get(submission.chapter)
-        key = submission_key(submission, source, self.dependencies)
-        previous = None if self.options.force else results_io.load(result_path(self.out, submission))
-        if previous and previous.digest == key and previous.status != "error":
-            self.kept += 1
+        key, previous = self.key(submission), self.kept(submission)
+        if previous is not None:
+            self.unchanged += 1
             self.record(submission, previous, "unchanged, kept")
             return None
         chapter = None
@@ -301,7 +330,8 @@ class Batch:
             flush=True,
         )
         try:
-            context = start_workers()  # the worker server imports the grader while the chapters are prepared
+            context = start_workers()
+            self.prepare(found, context)
             run_workers(self.plan(found), self.out, self.options, self.record, context)
         finally:
             if self.database is not None:
@@ -355,7 +385,7 @@ def report_end(ordered: list[Result], batch: Batch, options: Options) -> int:
     )
     print(
         f"{len(ordered)} submissions: {counts}; grades in {batch.out / 'grades.csv'}"
-        + (f" ({batch.kept} unchanged since the last run, kept)" if batch.kept else "")
+        + (f" ({batch.unchanged} unchanged since the last run, kept)" if batch.unchanged else "")
     )
     if not options.db:
         return 0

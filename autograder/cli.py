@@ -281,6 +281,9 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
+    from .workers import start_workers
+
+    start_workers()  # the workers' server imports the grader while this process does
     from .batch import Options, grade
 
     if args.jobs < 1:

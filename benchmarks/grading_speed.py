@@ -5,10 +5,14 @@ A class of `--students` students, each submitting all five chapters with every e
 with `python -m autograder grade` (sandbox, hidden tests, feedback pages: what an instructor runs),
 once with `--jobs 1` and once with `--jobs N` (default 2), each into a fresh folder, in the same
 run. Reported per run: the wall time, the seconds per five-chapter submission per core
-(wall time x jobs / students) and, for `--jobs N`, the speed-up (time with 1 job / time with N)
-and the parallel efficiency (speed-up / N). The two runs must give the same grades.csv.
+(wall time x jobs / students; of them, the seconds `grade` spent on the student's notebooks, which
+it prints per notebook: the rest is the batch's own start and end, paid once per batch) and, for
+`--jobs N`, the speed-up (time with 1 job / time with N) and the parallel efficiency (speed-up /
+N). The two runs must give the same grades.csv. The default class, 6 students, is small enough to
+grade in a few minutes and large enough that the batch's start (about 6 s: imports, preparing the
+five chapters) does not weigh as much as a student; `--students 2` shows it weighing.
 
-    .venv/bin/python benchmarks/grading_speed.py                  # 2 students, --jobs 1 and 2
+    .venv/bin/python benchmarks/grading_speed.py                  # 6 students, --jobs 1 and 2
     .venv/bin/python benchmarks/grading_speed.py --json benchmarks/results/grading_speed.json
     .venv/bin/python benchmarks/grading_speed.py --breakdown      # CPU seconds per stage, one submission
     .venv/bin/python benchmarks/grading_speed.py --breakdown --draw-figures   # the same, figures rendered to PNG
@@ -19,9 +23,11 @@ least 1.8x as fast as `--jobs 1`, on the 2-core course machine. Run it on a quie
 process on a core shows up as lost time and lost efficiency (print `uptime` next to the numbers).
 While grading, the notebooks train only `vaelab.train.GRADING_STEPS` steps per model.
 
-`--breakdown` grades one submission of each chapter in this process instead and prints where its
-CPU seconds go (the kernel's, measured inside it after every cell, and the grader's own): kernel
-start, the setup cell (imports), training cells (those calling `steps_for`), test cells, the other
+`--breakdown` grades one student's five chapters in this process instead, as a worker does (one
+sandbox whose zygote forks each chapter's kernel: `autograder.runner.StudentSandbox`), and prints
+the wall seconds of starting that sandbox and where the CPU seconds of each notebook go (the
+kernel's, measured inside it after every cell, and the grader's own): kernel start (after the
+fork), the setup cell (imports), training cells (those calling `steps_for`), test cells, the other
 cells (evaluation, figures), nbgrader's autograde and generate_feedback steps. CPU seconds change
 much less than wall time when other jobs share the machine. While grading, the kernels render no
 figure (`vaelab.figures_rendered`); `--draw-figures` makes them render, to measure the difference.
@@ -34,6 +40,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -67,10 +74,15 @@ def write_class(root: Path, students: int, solutions: Path) -> list[str]:
     return list(sources)
 
 
-def grade(submissions: Path, out: Path, jobs: int, solutions: Path) -> float:
-    """Wall time of one `python -m autograder grade` run, in seconds."""
+#: The seconds `grade` prints at the end of each result's line (`autograder.batch.summary_line`).
+NOTEBOOK_SECONDS = re.compile(r"\[(\d+(?:\.\d+)?) s\]$", re.M)
+
+
+def grade(submissions: Path, out: Path, jobs: int, solutions: Path) -> tuple[float, float]:
+    """Wall time of one `python -m autograder grade` run, in seconds, and the sum of the seconds
+    its notebooks took (each result's line says how long grading that notebook took)."""
     start = time.perf_counter()
-    subprocess.run(
+    run = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -86,9 +98,10 @@ def grade(submissions: Path, out: Path, jobs: int, solutions: Path) -> float:
         ],
         cwd=REPO,
         check=True,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, sum(float(x) for x in NOTEBOOK_SECONDS.findall(run.stdout))
 
 
 #: What the kernel reports after each cell: its CPU seconds so far (user + system).
@@ -174,10 +187,17 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> tuple[dict[str, di
     from autograder.inputs import Submission
 
     table, prepared = {}, {}
-    with tempfile.TemporaryDirectory(prefix="grading-breakdown-") as tmp, _figures_drawn(draw_figures):
+    with (
+        tempfile.TemporaryDirectory(prefix="grading-breakdown-") as tmp,
+        _figures_drawn(draw_figures),
+    ):
         tmp = Path(tmp)
         chapters = write_class(tmp / "in", 1, solutions)
         options = grading.Options(isolation=sandbox.resolve("auto"))
+        students = runner.StudentSandbox(options.isolation, options.limits())
+        start = time.perf_counter()
+        students.box(chapters[0])  # once per student: the zygote's imports (wall seconds)
+        prepared["student's sandbox (wall)"] = round(time.perf_counter() - start, 2)
         for name in chapters:
             start = time.process_time()
             chapter = runner.prepare_chapter(solutions / f"{name}.ipynb", tmp / "work" / name)
@@ -185,7 +205,9 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> tuple[dict[str, di
             path = tmp / "in" / "student01" / f"{name}.ipynb"
             with _cpu_probes({}) as seconds:
                 start = time.perf_counter()
-                result = grading.grade_one(Submission("student01", name, path), chapter, tmp / "out", options, "")
+                result = grading.grade_one(
+                    Submission("student01", name, path), chapter, tmp / "out", options, "", students
+                )
                 wall = time.perf_counter() - start
             if result.status != "graded":
                 raise RuntimeError(f"{name}: {result.status}: {result.message}")
@@ -193,15 +215,17 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> tuple[dict[str, di
             table[name]["total"] = round(sum(seconds.values()), 2)
             table[name]["wall"] = round(wall, 2)
             print(f"{name:10s} " + " ".join(f"{table[name][k]:7.2f}" for k in (*STAGES, "total", "wall")), flush=True)
+        students.__exit__(None, None, None)
     table["all"] = {k: round(sum(row[k] for row in table.values()), 2) for k in (*STAGES, "total", "wall")}
     print(f"{'all':10s} " + " ".join(f"{table['all'][k]:7.2f}" for k in (*STAGES, "total", "wall")))
+    print("once per student, the sandbox and its zygote:", prepared.pop("student's sandbox (wall)"), "s (wall)")
     print("CPU s once per batch (nbgrader's course, the expected observations):", prepared)
     return table, prepared
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=2, help="five-chapter submissions")
+    parser.add_argument("--students", type=int, default=6, help="five-chapter submissions (a class)")
     parser.add_argument("--jobs", type=int, default=2, help="the parallel run's --jobs (1: no parallel run)")
     parser.add_argument(
         "--solutions",
@@ -238,15 +262,17 @@ def main(argv=None) -> int:
         chapters = write_class(tmp / "in", args.students, args.solutions)
         runs = {}
         for jobs in dict.fromkeys((1, args.jobs)):  # --jobs 1: a single run
-            seconds = grade(tmp / "in", tmp / f"out{jobs}", jobs, args.solutions)
+            seconds, notebooks_seconds = grade(tmp / "in", tmp / f"out{jobs}", jobs, args.solutions)
             runs[jobs] = {
                 "wall_seconds": round(seconds, 1),
                 "seconds_per_submission_per_core": round(seconds * jobs / args.students, 1),
+                "notebook_seconds_per_submission": round(notebooks_seconds / args.students, 1),
             }
             print(
                 f"--jobs {jobs}: {seconds:.1f} s for {args.students} students x "
                 f"{len(chapters)} chapters: {seconds * jobs / args.students:.1f} s per "
-                "five-chapter submission per core",
+                f"five-chapter submission per core ({notebooks_seconds / args.students:.1f} s of it grading "
+                "the notebooks, the rest the batch's start and end)",
                 flush=True,
             )
         grades = [(tmp / f"out{jobs}" / "grades.csv").read_text() for jobs in (1, args.jobs)]

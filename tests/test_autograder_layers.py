@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 #: The grading modules that may import the library: the trusted judge, which runs no student code.
 JUDGES = ("judge",)
 ROWS = [
-    ("files", "inputs", "notebooks", "report", "result", "guard"),
-    ("sandbox", "bwrap", "cgroups", "diskwatch", "library"),
+    ("files", "inputs", "notebooks", "report", "result", "guard", "workers"),
+    ("sandbox", "bwrap", "cgroups", "diskwatch", "library", "zygote"),
     ("execute", "course"),
     ("preflight", "classify", "feedback", "gradebook", "similarity", "judge"),
     ("runner",),
