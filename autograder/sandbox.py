@@ -3,7 +3,10 @@
 Every kernel that runs a submission (`grade`) is started by `SandboxedKernelManager` through
 `LAUNCHER`, a few lines of Python that set the limits of the process (`setrlimit`), copy the
 assignment's files into the working folder and then `exec` the course's IPython kernel
-(whatever kernel the notebook's metadata names). The limits (`Limits`), and what holds them:
+(whatever kernel the notebook's metadata names). In a student's shared sandbox
+(`Sandbox.open_shared`, bubblewrap only) `LAUNCHER` starts the zygote instead, once, and each
+chapter's kernel is forked from it (`autograder.zygote`), under the same limits. The limits
+(`Limits`), and what holds them:
 
 - memory (`--memory-limit`): `RLIMIT_AS` per process (an allocation beyond it fails with a
   `MemoryError`), and a memory cgroup for all the sandbox's processes together, shared memory
@@ -316,7 +319,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self.disk_note:
             Path(self.disk_note).write_text(reason, encoding="utf-8")
         if self.zygote is not None:  # the zygote too: the student's next chapter gets a new sandbox
-            self.zygote.broken = f"stopped: {reason}"
+            self.zygote.kill(f"stopped: {reason}")
             Cgroup([Path(p).parent for p in self.cgroup_procs]).kill()
             return
         self.end_leftovers()
@@ -478,8 +481,8 @@ class Sandbox:
         sandbox keeps its zygote, once the cgroup shows that nothing else is left; else it
         ends whole."""
         if self.zygote is None or not self.zygote.stop() or not self.cgroup.pids() <= self._own:
-            if self.zygote is not None and not self.zygote.broken:
-                self.zygote.broken = "a process of the sandbox outlived its chapter"
+            if self.zygote is not None:
+                self.zygote.kill(self.zygote.broken or "a process of the sandbox outlived its chapter")
             self.cgroup.kill()
         if self.isolation != "bwrap":
             kill_marked(self.marker, 0)

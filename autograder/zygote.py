@@ -42,7 +42,7 @@ READY_SECONDS = 120
 ANSWER_SECONDS = 20
 #: The longest reply line the grader reads.
 MAX_REPLY = 4096
-#: The smallest memory limit under which a sandbox is shared (the zygote holds about 300 MB of
+#: The smallest memory limit under which a sandbox is shared (the zygote holds about 250 MB of
 #: imported modules, which count against the sandbox's memory); 0 (no limit) shares too.
 MIN_SHARED_MEMORY = 1 << 30
 
@@ -156,16 +156,7 @@ def start(request):
     kernel = pid
     reply(started=pid)
 
-reply(ready=ME)
-while True:
-    ready = select.select([0], [], [], 0.05)[0]
-    reap()
-    if not ready:
-        continue
-    line = sys.stdin.buffer.readline()
-    if not line:
-        stop()
-        os._exit(0)
+def serve(line):
     try:
         request = json.loads(line)
         if "start" in request:
@@ -174,6 +165,21 @@ while True:
             reply(stopped=stop())
     except Exception as error:
         reply(error=f"{type(error).__name__}: {error}"[:1000])
+
+reply(ready=ME)
+pending = b""
+while True:
+    ready = select.select([0], [], [], 0.05)[0]
+    reap()
+    if not ready:
+        continue
+    chunk = os.read(0, 65536)
+    if not chunk:  # the grader closed the pipe: the sandbox ends
+        stop()
+        os._exit(0)
+    *lines, pending = (pending + chunk).split(b"\n")
+    for line in lines:
+        serve(line)
 """
 
 
@@ -220,11 +226,11 @@ class Zygote:
         if select.select([self._replies], [], [], max(0.0, timeout))[0]:
             try:
                 chunk = os.read(self._replies, 65536)
-            except BlockingIOError:
-                chunk = b""
-            if chunk == b"" and self.process.poll() is not None:
+            except BlockingIOError:  # woken for nothing
+                chunk = None
+            if chunk == b"":  # every end of the pipe that could write is closed: the zygote is gone
                 self._fail("the zygote ended")
-            self._buffer += chunk
+            self._buffer += chunk or b""
         lines = self._buffer.split(b"\n")
         self._buffer = lines.pop()
         if len(self._buffer) > MAX_REPLY:
@@ -305,6 +311,15 @@ class Zygote:
         """Reads the replies already there (a kernel's exit)."""
         with self._lock:
             self._messages(0)
+
+    def kill(self, why: str) -> None:
+        """Ends the whole sandbox now: bubblewrap's first process, whose death takes its PID
+        namespace, every process of the sandbox, with it (`--die-with-parent`)."""
+        self._fail(why)
+        try:
+            self.process.kill()
+        except OSError:
+            pass
 
     def close(self) -> None:
         """Ends the zygote (its sandbox's end kills whatever is left)."""

@@ -53,7 +53,7 @@ import time; time.sleep(0.5)
 """
 
 
-async def _run(box: Sandbox, code: str, chapter: str) -> list[str]:
+async def _run(box: Sandbox, code: str, chapter: str, timeout: float = 60) -> list[str]:
     """Starts a kernel in `box` as grading does, runs `code`, returns the lines it printed."""
     manager = SandboxedKernelManager(**box.kernel_settings(), kernel_environment={"CHAPTER": chapter})
     await manager.start_kernel()
@@ -69,16 +69,16 @@ async def _run(box: Sandbox, code: str, chapter: str) -> list[str]:
             elif message["msg_type"] == "error":
                 printed.append("ERROR " + message["content"]["ename"] + ": " + message["content"]["evalue"])
 
-        await client.execute_interactive(code, output_hook=keep, timeout=60)
+        await client.execute_interactive(code, output_hook=keep, timeout=timeout)
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
     return printed
 
 
-def run(box: Sandbox, code: str, chapter: str) -> list[str]:
+def run(box: Sandbox, code: str, chapter: str, timeout: float = 60) -> list[str]:
     try:
-        return asyncio.run(_run(box, code, chapter))
+        return asyncio.run(_run(box, code, chapter, timeout))
     finally:
         box.end()
 
@@ -190,3 +190,13 @@ def test_no_shared_sandbox_without_bubblewrap_or_memory_for_the_zygote():
     assert StudentSandbox("rlimits", LIMITS).box("01_vae") is None
     small = Limits(60, 300, 256 << 20, 1_000_000)
     assert StudentSandbox("bwrap", small).box("01_vae") is None
+
+
+def test_a_kernel_that_fills_the_graders_disk_ends_its_sandbox(tmp_path):
+    code = "import os\nrun = os.path.dirname(os.getcwd())\nfor i in range(30000):\n    open(f'{run}/f{i}', 'w').close()"
+    with StudentSandbox("bwrap", LIMITS) as students:
+        box = students.box("01_vae")
+        with pytest.raises(TimeoutError):  # the kernel was stopped in the middle of the cell
+            run(box, code, "01_vae", timeout=15)
+        assert box.broken.startswith("stopped") and "10000" in " ".join(box.limit_notes())
+        assert students.box("02_gmvae") is not box
