@@ -262,9 +262,16 @@ class Batch:
         )
         if self.options.jobs < 2 or len(names) < 2:
             return  # `chapter` prepares each in this process when it is first needed
-        with context.Pool(min(self.options.jobs, len(names))) as pool:
-            work = [(self.sources[name], self.workdir / "chapters", self.dependencies) for name in names]
-            self.chapters.update(zip(names, pool.map(_prepare, work)))
+        work = [
+            (self.sources[name], self.workdir / "chapters" / f"pool{i}", self.dependencies)
+            for i, name in enumerate(names)
+        ]
+        try:
+            with context.Pool(min(self.options.jobs, len(names))) as pool:
+                self.chapters.update(zip(names, pool.map(_prepare, work)))
+        except Exception:  # the pool itself failed (an error that cannot cross, say): one at a time, here
+            for name in names:
+                self.chapters.pop(name, None)
 
     def key(self, submission: Submission) -> str:
         """`submission_key` of `submission`, computed once."""

@@ -175,10 +175,13 @@ def _figures_drawn(draw: bool):
         runner.GRADING_ENVIRONMENT.update(saved)
 
 
-def breakdown(solutions: Path, draw_figures: bool = False) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """CPU seconds per stage (`STAGES`) of grading one submission of each chapter, in this process,
-    and the CPU seconds of preparing each chapter (once per batch: its nbgrader course and the
-    expected observations of its checks).
+def breakdown(
+    solutions: Path, draw_figures: bool = False
+) -> tuple[dict[str, dict[str, float]], dict[str, float], float]:
+    """CPU seconds per stage (`STAGES`) of grading one student's submission of each chapter, in this
+    process, in one shared sandbox as a worker does; the CPU seconds of preparing each chapter (once
+    per batch: its nbgrader course and the expected observations of its checks); the wall seconds
+    of starting the student's sandbox (once per student: its zygote's imports).
 
     `draw_figures`: the kernels render figures to PNG as outside grading (`VAELAB_GRADING_FIGURES=1`,
     see `vaelab.figures_rendered`), to measure what not drawing them saves."""
@@ -187,17 +190,17 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> tuple[dict[str, di
     from autograder.inputs import Submission
 
     table, prepared = {}, {}
+    options = grading.Options(isolation=sandbox.resolve("auto"))
     with (
         tempfile.TemporaryDirectory(prefix="grading-breakdown-") as tmp,
         _figures_drawn(draw_figures),
+        runner.StudentSandbox(options.isolation, options.limits()) as students,
     ):
         tmp = Path(tmp)
         chapters = write_class(tmp / "in", 1, solutions)
-        options = grading.Options(isolation=sandbox.resolve("auto"))
-        students = runner.StudentSandbox(options.isolation, options.limits())
         start = time.perf_counter()
         students.box(chapters[0])  # once per student: the zygote's imports (wall seconds)
-        prepared["student's sandbox (wall)"] = round(time.perf_counter() - start, 2)
+        opened = round(time.perf_counter() - start, 2)
         for name in chapters:
             start = time.process_time()
             chapter = runner.prepare_chapter(solutions / f"{name}.ipynb", tmp / "work" / name)
@@ -215,12 +218,11 @@ def breakdown(solutions: Path, draw_figures: bool = False) -> tuple[dict[str, di
             table[name]["total"] = round(sum(seconds.values()), 2)
             table[name]["wall"] = round(wall, 2)
             print(f"{name:10s} " + " ".join(f"{table[name][k]:7.2f}" for k in (*STAGES, "total", "wall")), flush=True)
-        students.__exit__(None, None, None)
     table["all"] = {k: round(sum(row[k] for row in table.values()), 2) for k in (*STAGES, "total", "wall")}
     print(f"{'all':10s} " + " ".join(f"{table['all'][k]:7.2f}" for k in (*STAGES, "total", "wall")))
-    print("once per student, the sandbox and its zygote:", prepared.pop("student's sandbox (wall)"), "s (wall)")
+    print("once per student, the sandbox and its zygote:", opened, "s (wall)")
     print("CPU s once per batch (nbgrader's course, the expected observations):", prepared)
-    return table, prepared
+    return table, prepared, opened
 
 
 def main(argv=None) -> int:
@@ -246,11 +248,12 @@ def main(argv=None) -> int:
     if args.breakdown:
         print("CPU seconds per stage; wall: seconds of the whole grading of that notebook")
         print(f"{'chapter':10s} " + " ".join(f"{k.split()[0][:7]:>7s}" for k in (*STAGES, "total", "wall")))
-        table, prepared = breakdown(args.solutions, draw_figures=args.draw_figures)
+        table, prepared, opened = breakdown(args.solutions, draw_figures=args.draw_figures)
         if args.json:
             found = {
                 "cpu_seconds": table,
                 "prepared_once_per_batch_cpu_seconds": prepared,
+                "student_sandbox_wall_seconds": opened,
                 "draw_figures": args.draw_figures,
                 "load_average_before": load_before,
             }
