@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import stat
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -99,3 +100,17 @@ def _kind(mode: int) -> str:
         if test(mode):
             return word
     return f"mode {mode:o}"
+
+
+def empty_folder(folder: Path, keep: tuple[str, ...] = ()) -> None:
+    """Removes everything in `folder` but the names `keep`, however deep and whatever its modes,
+    without following a link or leaving the file system (`chmod -R u+rwX`, then `rm -rf
+    --one-file-system`: Python's `shutil.rmtree` recurses, and a folder a thousand levels deep
+    stops it). Raises `OSError` when something is left."""
+    paths = [str(folder / name) for name in os.listdir(folder) if name not in keep]
+    if paths:
+        subprocess.run(["chmod", "-R", "u+rwX", "--", *paths], capture_output=True, check=False)
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", *paths], capture_output=True, check=False)
+    left = sorted(name for name in os.listdir(folder) if name not in keep)
+    if left:
+        raise OSError(f"could not empty {folder}: {', '.join(left[:3])} left")

@@ -134,7 +134,6 @@ class StudentSandbox:
         memory = limits.memory_limit
         self.shared = isolation == "bwrap" and (memory == 0 or memory >= MIN_SHARED_MEMORY)
         self.limits = limits
-        self._stack = contextlib.ExitStack()
         self._current: contextlib.ExitStack | None = None
         self._box: Sandbox | None = None
 
@@ -153,8 +152,21 @@ class StudentSandbox:
         """The shared sandbox, ready for `chapter` (`Sandbox.next_chapter`), or None."""
         if not self.shared:
             return None
-        if self._box is not None and self._box.broken:
-            self._close()
+        for _ in range(2):  # a sandbox that cannot be made ready ends, and a new one is tried once
+            if self._box is not None and self._box.broken:
+                self._close()
+            box = self._open(chapter)
+            if box is None:
+                return None
+            try:
+                box.next_chapter(chapter)
+                return box
+            except OSError as error:
+                box.zygote.kill(f"the sandbox could not be made ready: {error}")
+        raise RuntimeError(f"no sandbox could be made ready for {chapter}")
+
+    def _open(self, chapter: str) -> Sandbox | None:
+        """The shared sandbox, opened for `chapter` if there is none; None when it cannot start."""
         if self._box is None:
             stack = contextlib.ExitStack()
             try:
@@ -168,7 +180,6 @@ class StudentSandbox:
                 stack.close()
                 raise
             self._current = stack
-        self._box.next_chapter(chapter)
         return self._box
 
 

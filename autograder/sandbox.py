@@ -70,7 +70,7 @@ from traitlets import Dict, Integer, List, Unicode
 from .bwrap import SANDBOX_HOME, bwrap_has_size, bwrap_prefix, bwrap_works
 from .cgroups import Cgroup, kill_marked
 from .diskwatch import DiskWatch
-from .files import files_digest
+from .files import empty_folder, files_digest
 from .library import copy_library, extend_library, make_writable
 from .zygote import Zygote
 
@@ -428,6 +428,8 @@ class Sandbox:
             box.end()
             box.cgroup.remove()
             make_writable(box.lib)
+            with contextlib.suppress(OSError):  # RUN, which the kernel could write, however deep
+                empty_folder(box.run)
 
     @classmethod
     @contextlib.contextmanager
@@ -458,10 +460,8 @@ class Sandbox:
             shutil.rmtree(self.root / "course")
         # FILES and RUN are mounted in the sandbox: emptied, never replaced (a mount holds the folder,
         # not its name). WORK, a tmpfs inside RUN, is the zygote's to empty.
-        for folder, kept in ((self.files, ""), (self.run, "work")):
-            for entry in folder.iterdir():
-                if entry.name != kept:
-                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        empty_folder(self.files)
+        empty_folder(self.run, keep=("work",))
         for name in ("report.json", "observations.jsonl", DISK_NOTE):
             (self.root / name).unlink(missing_ok=True)
         self._library = self._lib_digest()

@@ -57,7 +57,7 @@ import IPython, ipykernel.ipkernel, ipykernel.kernelapp
 import ctypes
 ctypes.CDLL(None).prctl(4, 0)  # PR_SET_DUMPABLE 0: no kernel may trace this process or write its memory
 REPLY, ENV, ME = int(sys.argv[1]), dict(os.environ), os.getpid()
-kernel = 0
+kernel, output = 0, None  # the last kernel forked, and the pipe of its stdout and stderr
 
 def reply(**message):
     os.write(REPLY, (json.dumps(message) + "\n").encode())
@@ -85,7 +85,8 @@ def others():
                 pass
     return found
 
-def stop():
+def kill_others():
+    # Every process of the sandbox but bubblewrap's init and this one; returns how many are left.
     for _ in range(500):
         reap()
         if not others():
@@ -97,15 +98,88 @@ def stop():
         time.sleep(0.01)
     return len(others())
 
-def wipe(folder):
-    for entry in os.scandir(folder):
+def remove_ipc():
+    # The System V objects of the sandbox's IPC namespace (it lives as long as this process);
+    # returns how many are left.
+    libc, left = ctypes.CDLL(None, use_errno=True), 0
+    remove = {"shm": lambda i: libc.shmctl(i, 0, None), "msg": lambda i: libc.msgctl(i, 0, None),
+              "sem": lambda i: libc.semctl(i, 0, 0)}  # IPC_RMID
+    for kind, rid in remove.items():
+        path = f"/proc/sysvipc/{kind}"
+        if os.path.exists(path):
+            for line in open(path).read().splitlines()[1:]:
+                rid(int(line.split()[1]))
+            left += len(open(path).read().splitlines()[1:])
+    return left
+
+def mount_points():
+    with open("/proc/self/mountinfo") as info:
+        return {line.split()[4] for line in info}
+
+MOUNTS = mount_points()  # bubblewrap's: never entered, never removed
+ABOVE = set()  # the folders that lead to them: entered, never removed
+for point in MOUNTS:
+    while point != "/":
+        point = os.path.dirname(point)
+        ABOVE.add(point)
+FOLDERS = {folder: os.stat(folder).st_mode & 0o7777 for folder in (os.getcwd(), "/tmp", "/dev/shm", os.environ["HOME"])}
+
+def entries(folder):
+    # The entries below `folder` that the kernels made (not a mount point, nor a folder above one),
+    # each folder before what it holds, and how many folders could not be read (too deep, say).
+    found, unread, stack = [], 0, [folder]
+    while stack:
+        current = stack.pop()
         try:
+            listed = list(os.scandir(current))
+        except OSError:
+            unread += 1
+            continue
+        for entry in listed:
+            if entry.path in MOUNTS:
+                continue
             if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
+                try:
+                    os.chmod(entry.path, 0o700)  # made read-only by a kernel: this process owns it
+                except OSError:
+                    pass
+                stack.append(entry.path)
+            if entry.path not in ABOVE:
+                found.append(entry)
+    return found, unread
+
+def empty(folder, mode):
+    # Empties `folder` of what the kernels left; returns how many entries are left.
+    os.chmod(folder, mode)
+    for entry in reversed(entries(folder)[0]):  # what a folder holds before the folder
+        try:
+            os.rmdir(entry.path) if entry.is_dir(follow_symlinks=False) else os.unlink(entry.path)
         except OSError:
             pass
+    left, unread = entries(folder)
+    return len(left) + unread
+
+def copy_output(wait):
+    # What the kernels printed, from their pipe to this process's stderr (the grader's log, which
+    # no kernel holds); `wait`: until every writer is gone.
+    global output
+    while output is not None and select.select([output], [], [], 1 if wait else 0)[0]:
+        chunk = os.read(output, 65536)
+        if not chunk:
+            os.close(output)
+            output = None
+            return
+        try:
+            os.write(2, chunk)
+        except OSError:  # the log's size limit: the rest is dropped
+            pass
+
+def stop():
+    # Kills every other process, removes the IPC objects, empties the writable folders; returns
+    # how many things are left (0: the next kernel starts as in a new sandbox).
+    left = kill_others() + remove_ipc()
+    copy_output(wait=True)
+    return left + sum(empty(folder, mode) for folder, mode in FOLDERS.items())
 
 def become_kernel(request):
     os.setsid()
@@ -115,6 +189,9 @@ def become_kernel(request):
     os.dup2(null, 0)
     os.close(null)
     os.close(REPLY)
+    for number in (1, 2):  # a pipe to this process, not the grader's log file
+        os.dup2(request["output"], number)
+    os.close(request["output"])
     ctypes.CDLL(None).prctl(4, 1)  # dumpable again, as any kernel
     os.environ.clear()
     os.environ.update(ENV)
@@ -127,19 +204,18 @@ def become_kernel(request):
     kernelapp.launch_new_instance()
 
 def start(request):
-    global kernel
+    global kernel, output
     left = stop()
     if left:
-        return reply(error=f"{left} processes could not be stopped")
-    for folder in (request["work"], "/tmp", "/dev/shm", os.environ["HOME"]):
-        if os.path.isdir(folder):
-            wipe(folder)
+        return reply(error=f"{left} processes, IPC objects or files of the last kernel could not be removed")
     if request["files"]:
         shutil.copytree(request["files"], request["work"], symlinks=True, dirs_exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
+    output, request["output"] = os.pipe()
     pid = os.fork()
     if pid == 0:
+        os.close(output)
         code = 1
         try:
             become_kernel(request)
@@ -153,6 +229,7 @@ def start(request):
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+    os.close(request["output"])
     kernel = pid
     reply(started=pid)
 
@@ -169,9 +246,10 @@ def serve(line):
 reply(ready=ME)
 pending = b""
 while True:
-    ready = select.select([0], [], [], 0.05)[0]
+    ready = select.select([0] if output is None else [0, output], [], [], 0.05)[0]
     reap()
-    if not ready:
+    copy_output(wait=False)
+    if 0 not in ready:
         continue
     chunk = os.read(0, 65536)
     if not chunk:  # the grader closed the pipe: the sandbox ends

@@ -200,3 +200,16 @@ def test_a_kernel_that_fills_the_graders_disk_ends_its_sandbox(tmp_path):
             run(box, code, "01_vae", timeout=15)
         assert box.broken.startswith("stopped") and "10000" in " ".join(box.limit_notes())
         assert students.box("02_gmvae") is not box
+
+
+def test_what_a_kernel_prints_outside_the_notebook_reaches_the_log_of_its_chapter_only(shared):
+    """The kernel's own stderr (ipykernel keeps a copy of it: what a crash in compiled code prints)
+    goes through the zygote to the sandbox's log, for the instructor; each chapter's log shows only
+    its own kernel's lines."""
+    code = "import os, sys\nos.write(sys.stderr._original_stdstream_copy, b'marker of {}\\n')"
+    shared.next_chapter("01_vae")
+    run(shared, code.format("01_vae"), "01_vae")
+    assert "marker of 01_vae" in shared.kernel_output()
+    shared.next_chapter("02_gmvae")
+    run(shared, code.format("02_gmvae"), "02_gmvae")
+    assert "marker of 02_gmvae" in shared.kernel_output() and "01_vae" not in shared.kernel_output()
