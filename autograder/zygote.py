@@ -6,9 +6,13 @@ student, in chapter order, in one bubblewrap sandbox (`Sandbox.open_shared`); in
 started once, imports those modules and then, for each chapter, wipes the sandbox's writable
 folders, copies in the chapter's files and forks a fresh kernel (`Zygote.start_kernel`), which
 runs the notebook exactly as a kernel started from scratch would (same environment, same working
-folder on `sys.path`, its own session). Between chapters `Zygote.stop` kills every other process
-of the sandbox (`kill(-1)`: the sandbox has a PID namespace of its own) and the grader checks, in
-the sandbox's cgroup, that none is left.
+folder on `sys.path`, its own session), except that what it prints outside the notebook goes
+through a pipe to the zygote, which copies it to the sandbox's log (no kernel holds the grader's
+file). Between chapters `Zygote.stop` kills every other process of the sandbox (`kill(-1)`: the
+sandbox has a PID namespace of its own), removes the System V objects of its IPC namespace and
+empties its writable folders, read-only ones included, without entering bubblewrap's mounts; it
+answers how many things are left, and the grader ends the whole sandbox unless none is and the
+sandbox's cgroup holds only the zygote's processes.
 
 What a student's chapters share is only what they share as a student: a later chapter's kernel
 runs where an earlier one ran, after the wipe. The library grows in chapter order
