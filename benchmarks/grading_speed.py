@@ -9,8 +9,9 @@ run. Reported per run: the wall time, the seconds per five-chapter submission pe
 it prints per notebook: the rest is the batch's own start and end, paid once per batch) and, for
 `--jobs N`, the speed-up (time with 1 job / time with N) and the parallel efficiency (speed-up /
 N). The two runs must give the same grades.csv. The default class, 6 students, is small enough to
-grade in a few minutes and large enough that the batch's start (about 6 s: imports, preparing the
-five chapters) does not weigh as much as a student; `--students 2` shows it weighing.
+grade in a few minutes and large enough that the batch's start and end (about 7 s: imports,
+preparing the five chapters, the class files) do not weigh as much as a student; `--students 2`
+shows them weighing.
 
     .venv/bin/python benchmarks/grading_speed.py                  # 6 students, --jobs 1 and 2
     .venv/bin/python benchmarks/grading_speed.py --json benchmarks/results/grading_speed.json
