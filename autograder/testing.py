@@ -125,3 +125,40 @@ def run_grade(
 def feedback(out: str | os.PathLike, student: str, chapter: str) -> str:
     """The feedback HTML written for one submission."""
     return (Path(out) / "feedback" / student / f"{chapter}.html").read_text(encoding="utf-8")
+
+
+async def _run_code(box, code: str, environment: dict[str, str], timeout: float) -> list[str]:
+    from .sandbox import SandboxedKernelManager
+
+    manager = SandboxedKernelManager(**box.kernel_settings(), kernel_environment=environment)
+    await manager.start_kernel()
+    client = manager.client()
+    client.start_channels()
+    printed: list[str] = []
+
+    def keep(message):
+        if message["msg_type"] == "stream":
+            printed.extend(message["content"]["text"].splitlines())
+        elif message["msg_type"] == "error":
+            printed.append("ERROR " + message["content"]["ename"] + ": " + message["content"]["evalue"])
+
+    try:
+        await client.wait_for_ready(timeout=60)
+        await client.execute_interactive(code, output_hook=keep, timeout=timeout)
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+    return printed
+
+
+def run_code(box, code: str, environment: dict[str, str] | None = None, timeout: float = 60) -> list[str]:
+    """Runs `code` in a kernel started in the sandbox `box` (a `sandbox.Sandbox`) as grading starts
+    one, with the extra `environment`; returns the lines it printed (an error as `ERROR name:
+    value`). The chapter then ends as in grading (`Sandbox.end`). Raises `TimeoutError` when the
+    code runs past `timeout` seconds (a kernel stopped in the middle, say)."""
+    import asyncio
+
+    try:
+        return asyncio.run(_run_code(box, code, environment or {}, timeout))
+    finally:
+        box.end()

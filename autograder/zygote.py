@@ -294,7 +294,11 @@ class Zygote:
         self._lock = threading.RLock()
         self.broken = ""  # why the zygote can no longer be used ("" while it can)
         self.kernel: ZygoteKernel | None = None
-        self._expect("ready", READY_SECONDS)
+        try:
+            self._expect("ready", READY_SECONDS)
+        except ZygoteError:
+            self.close()  # nothing of it is left behind
+            raise
 
     def __deepcopy__(self, memo: dict) -> Zygote:
         return self  # a handle on a running process: nbgrader's configuration copies hold the same one

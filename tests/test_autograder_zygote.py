@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from autograder import library, sandbox, zygote
+from autograder import library, sandbox, testing, zygote
 from autograder.runner import StudentSandbox
 from autograder.sandbox import Limits, Sandbox, SandboxedKernelManager
 
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="needs bubblew
 
 LIMITS = Limits(timeout=60, notebook_timeout=300, memory_limit=2 << 30, max_output_bytes=1_000_000)
 
-#: What a kernel reports about its sandbox, as one JSON line.
-LOOK = """
+#: Kernel code: `_others()`, the processes of the sandbox but pid 1, the zygote and the kernel.
+OTHERS = """
 import json, os
 def _others():
     me, found = os.getpid(), []
@@ -34,6 +34,11 @@ def _others():
             except OSError:
                 pass
     return found
+"""
+#: What a kernel reports about its sandbox, as one JSON line.
+LOOK = (
+    OTHERS
+    + """
 import vaelab.reference as _r
 print(json.dumps({
     "reference": sorted(os.listdir(os.path.dirname(_r.__file__))),
@@ -42,6 +47,7 @@ print(json.dumps({
     "others": _others(), "chapter": os.environ.get("CHAPTER"), "path0": __import__("sys").path[0] == os.getcwd(),
 }))
 """
+)
 #: Leaves files everywhere it may write and a daemon in a session of its own.
 LITTER = """
 import os, subprocess, sys
@@ -53,34 +59,10 @@ import time; time.sleep(0.5)
 """
 
 
-async def _run(box: Sandbox, code: str, chapter: str, timeout: float = 60) -> list[str]:
-    """Starts a kernel in `box` as grading does, runs `code`, returns the lines it printed."""
-    manager = SandboxedKernelManager(**box.kernel_settings(), kernel_environment={"CHAPTER": chapter})
-    await manager.start_kernel()
-    client = manager.client()
-    client.start_channels()
-    printed: list[str] = []
-    try:
-        await client.wait_for_ready(timeout=60)
-
-        def keep(message):
-            if message["msg_type"] == "stream":
-                printed.extend(message["content"]["text"].splitlines())
-            elif message["msg_type"] == "error":
-                printed.append("ERROR " + message["content"]["ename"] + ": " + message["content"]["evalue"])
-
-        await client.execute_interactive(code, output_hook=keep, timeout=timeout)
-    finally:
-        client.stop_channels()
-        await manager.shutdown_kernel(now=True)
-    return printed
-
-
 def run(box: Sandbox, code: str, chapter: str, timeout: float = 60) -> list[str]:
-    try:
-        return asyncio.run(_run(box, code, chapter, timeout))
-    finally:
-        box.end()
+    """`code` run in a kernel of `box` for `chapter` (`CHAPTER` in its environment); then the
+    chapter ends as grading ends it."""
+    return testing.run_code(box, code, {"CHAPTER": chapter}, timeout)
 
 
 def look(box: Sandbox, chapter: str) -> dict:

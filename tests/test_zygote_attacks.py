@@ -9,74 +9,33 @@ to pass (and the mark must go) once the grader is fixed. Skipped where bubblewra
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 
 import pytest
+from test_autograder_zygote import LIMITS, OTHERS, run  # a kernel of the sandbox, as grading starts one
 
 from autograder import sandbox, zygote
 from autograder.runner import StudentSandbox
-from autograder.sandbox import Limits, Sandbox, SandboxedKernelManager
+from autograder.sandbox import Sandbox
 
 pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="needs bubblewrap (bwrap) that can create namespaces")
 
-LIMITS = Limits(timeout=60, notebook_timeout=300, memory_limit=2 << 30, max_output_bytes=1_000_000)
-
 #: What the next chapter's kernel sees of the last one: its files, its processes.
-LOOK = """
-import json, os
+LOOK = (
+    OTHERS
+    + """
 def _tree(top):
     found = []
     for folder, folders, names in os.walk(top):
         found += [os.path.relpath(os.path.join(folder, n), top) for n in folders + names]
     return sorted(found)
-def _others():
-    me, found = os.getpid(), []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (1, me, os.getppid()):
-            try:
-                state = open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()[0]
-                found.append((int(name), state))
-            except OSError:
-                pass
-    return found
 print(json.dumps({
     "tmp": _tree("/tmp"), "home": _tree(os.path.expanduser("~")), "shm": _tree("/dev/shm"),
     "work": _tree("."), "others": _others(), "planted": globals().get("PLANTED"),
 }))
 """
-
-
-async def _run(box: Sandbox, code: str, chapter: str, timeout: float) -> list[str]:
-    """Starts a kernel in `box` as grading does, runs `code`, returns the lines it printed."""
-    manager = SandboxedKernelManager(**box.kernel_settings(), kernel_environment={"CHAPTER": chapter})
-    await manager.start_kernel()
-    client = manager.client()
-    client.start_channels()
-    printed: list[str] = []
-    try:
-        await client.wait_for_ready(timeout=60)
-
-        def keep(message):
-            if message["msg_type"] == "stream":
-                printed.extend(message["content"]["text"].splitlines())
-            elif message["msg_type"] == "error":
-                printed.append("ERROR " + message["content"]["ename"] + ": " + message["content"]["evalue"])
-
-        await client.execute_interactive(code, output_hook=keep, timeout=timeout)
-    finally:
-        client.stop_channels()
-        await manager.shutdown_kernel(now=True)
-    return printed
-
-
-def run(box: Sandbox, code: str, chapter: str, timeout: float = 60) -> list[str]:
-    """`code` run in a kernel of `box` for `chapter`; then the chapter ends as grading ends it."""
-    try:
-        return asyncio.run(_run(box, code, chapter, timeout))
-    finally:
-        box.end()
+)
 
 
 def look(box: Sandbox, chapter: str) -> dict:
