@@ -218,7 +218,8 @@ class Batch:
         self.structures: dict[str, dict] = {}
         self.unsynced: list[str] = []
         self.unchanged = 0
-        self.keys: dict[str, str] = {}
+        self.keys: dict[str, str] = {}  # `key`
+        self.previous: dict[str, Result | None] = {}  # `kept`
         self.dependencies = grader_digest()
 
     def record(self, submission: Submission, result: Result, note: str = "") -> None:
@@ -281,11 +282,13 @@ class Batch:
         return self.keys[submission.key]
 
     def kept(self, submission: Submission) -> Result | None:
-        """The stored result of `submission` when it is up to date (and `--force` is not given)."""
-        previous = None if self.options.force else results_io.load(result_path(self.out, submission))
-        if previous and previous.digest == self.key(submission) and previous.status != "error":
-            return previous
-        return None
+        """The stored result of `submission` when it is up to date (and `--force` is not given),
+        read once."""
+        if submission.key not in self.previous:
+            previous = None if self.options.force else results_io.load(result_path(self.out, submission))
+            fresh = previous and previous.digest == self.key(submission) and previous.status != "error"
+            self.previous[submission.key] = previous if fresh else None
+        return self.previous[submission.key]
 
     def plan(self, found: list[Submission]) -> list[tuple[Submission, object, str]]:
         """Keeps the results that are up to date, grades here what needs no worker (files that

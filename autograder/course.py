@@ -17,18 +17,14 @@ printed.
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import re
 import shutil
-import sys
 import warnings
 from pathlib import Path
 
 import jinja2
 import jinja2.bccache
-import nbgrader.api
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
@@ -65,20 +61,6 @@ LOG.setLevel(logging.INFO)
 #: stderr outputs matching this are dropped before scoring: nbgrader gives 0 points to a test
 #: cell with any stderr output, and a harmless warning from a correct answer must not cost points.
 WARNING_PATTERN = r"Warning\b"
-
-
-@functools.cache
-def alembic_head() -> str:
-    """The newest revision of nbgrader's database schema, which nbgrader writes into every new
-    gradebook. nbgrader learns it by running `alembic heads` in a subprocess (0.3 to 3 s, a
-    Python that imports alembic and nbgrader's migrations); the same answer read here, from the
-    same migration scripts, takes 0.1 s, once per process."""
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(Path(nbgrader.api.__file__).parent / "alembic")).get_current_head()
-
-
-nbgrader.api.get_alembic_version = alembic_head
 
 
 class FeedbackExporter(HTMLExporter):
@@ -239,11 +221,8 @@ class Course:
         return self.root.joinpath(step, *student, chapter, chapter + extension)
 
     def _run(self, converter: type, chapter: str, student: str) -> None:
-        # nbgrader's Gradebook runs the `alembic` script found on PATH when it creates a database.
-        path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
         with (
             temp_attrs(self.coursedir, assignment_id=chapter, student_id=student),
-            notebooks.environment(PATH=path),
             warnings.catch_warnings(),
         ):
             warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy warnings

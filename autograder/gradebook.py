@@ -31,9 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,10 +133,7 @@ class ClassGradebook:
             with self._lock():
                 from nbgrader.api import Gradebook
 
-                # nbgrader runs the `alembic` script found on PATH when it creates the tables.
-                path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-                with notebooks.environment(PATH=path):
-                    self.gradebook = Gradebook(url)
+                self.gradebook = Gradebook(url)  # its schema's revision: `notebooks.alembic_head`
                 metadata.create_all(self.engine)
         except UsageError:
             raise

@@ -288,12 +288,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self.zygote is not None:
             self._launch_forked(kernel_cmd, work, kw["env"])
             return
-        limits = (self.memory_limit, self.cpu_limit, CPU_HARD_MARGIN, self.file_size_limit, self.process_limit)
-        command = [sys.executable, "-c", LAUNCHER, *map(str, limits), str(int(sandboxed)), files, *kernel_cmd]
-        if sandboxed:
-            lib, staged = Path(self.lib_dir), Path(files or self.lib_dir)
-            command = bwrap_prefix(work, run, lib, staged, self.disk_limit) + command
-        command = Cgroup([Path(p).parent for p in self.cgroup_procs]).join_command(command)
+        command = self.launch_command(kernel_cmd, work, copied=files, sandboxed=sandboxed)
         # The kernel's own stdout and stderr (start-up messages, a crash in compiled code), in a
         # file the sandbox does not see.
         with open(self.log_file or run.parent / "kernel.log", "ab") as log:
@@ -303,6 +298,19 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._kernel_pid = getattr(process, "pid", 0) or 0
         limit = self.disk_limit or DISK_LIMIT
         self._disk_watch = DiskWatch(run, limit, MAX_RUN_FILES, self._disk_full).start()
+
+    def launch_command(self, command: list[str], work: Path, copied: str, sandboxed: bool = True) -> list[str]:
+        """`command` run by `LAUNCHER` under this sandbox's process limits, after it copied the
+        files of the folder `copied` ("" for none) into `work`: inside bubblewrap when `sandboxed`,
+        in the sandbox's cgroup."""
+        limits = (self.memory_limit, self.cpu_limit, CPU_HARD_MARGIN, self.file_size_limit, self.process_limit)
+        command = [sys.executable, "-c", LAUNCHER, *map(str, limits), str(int(sandboxed)), copied, *command]
+        if sandboxed:
+            lib = Path(self.lib_dir)
+            command = (
+                bwrap_prefix(work, Path(self.run_dir), lib, Path(self.files_dir or lib), self.disk_limit) + command
+            )
+        return Cgroup([Path(p).parent for p in self.cgroup_procs]).join_command(command)
 
     def _launch_forked(self, kernel_cmd: list[str], work: Path, env: dict[str, str]) -> None:
         """The kernel forked by the shared sandbox's zygote (`autograder.zygote`), in the place
@@ -439,12 +447,11 @@ class Sandbox:
         with cls.open(root, "bwrap", limits, chapter) as box:
             work = box.run / "work"
             work.mkdir()
-            limits_argv = (box.address_space(), cpu_limit(limits.notebook_timeout), CPU_HARD_MARGIN)
-            launcher = [sys.executable, "-c", LAUNCHER, *map(str, limits_argv), str(FILE_SIZE_LIMIT)]
-            launcher += [str(box.nproc()), "1", "", sys.executable]
-            command = bwrap_prefix(work, box.run, box.lib, box.files, limits.disk) + launcher
+            settings = box.kernel_settings()
+            settings.pop("zygote")
+            command = SandboxedKernelManager(**settings).launch_command([sys.executable], work, copied="")
             environment = kernel_env(SANDBOX_HOME, "/tmp", box.lib)
-            box.zygote = Zygote(box.cgroup.join_command(command), root / "kernel.log", work, environment)
+            box.zygote = Zygote(command, root / "kernel.log", work, environment)
             try:
                 box._own = box.cgroup.pids()
                 yield box

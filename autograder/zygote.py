@@ -293,6 +293,7 @@ class Zygote:
         self._buffer = b""
         self._lock = threading.RLock()
         self.broken = ""  # why the zygote can no longer be used ("" while it can)
+        self._clean = True  # nothing has run since the zygote started or last stopped everything
         self.kernel: ZygoteKernel | None = None
         try:
             self._expect("ready", READY_SECONDS)
@@ -371,7 +372,7 @@ class Zygote:
             if self.broken:
                 raise ZygoteError(self.broken)
             self._send({"start": {"argv": argv, "env": env, "work": work, "files": files}})
-            self.kernel = None
+            self.kernel, self._clean = None, False
             pid = self._expect("started", ANSWER_SECONDS)["started"]
             self.kernel = ZygoteKernel(self, int(pid))
             return self.kernel
@@ -382,6 +383,8 @@ class Zygote:
         with self._lock:
             if self.broken:
                 return False
+            if self._clean:  # nothing of a student's ran since: nothing to stop
+                return True
             try:
                 self._send({"stop": True})
                 left = self._expect("stopped", ANSWER_SECONDS)["stopped"]
@@ -391,6 +394,7 @@ class Zygote:
                 self._fail(f"{left} processes of the sandbox could not be stopped")
             if self.kernel is not None and self.kernel.returncode is None:
                 self.kernel.returncode = -signal.SIGKILL
+            self._clean = not left
             return not left
 
     def poll(self) -> None:
@@ -410,11 +414,10 @@ class Zygote:
     def close(self) -> None:
         """Ends the zygote (its sandbox's end kills whatever is left)."""
         self._fail("closed")
-        for stream in (self.process.stdin,):
-            try:
-                stream.close()
-            except (OSError, AttributeError):
-                pass
+        try:
+            self.process.stdin.close()  # the zygote stops everything and exits
+        except (OSError, AttributeError):
+            pass
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
